@@ -1,0 +1,146 @@
+"""The `sco-etl` command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from flows import render
+from flows.config import resolve
+from schemas.checks import MOSCOW
+from schemas.errors import ScoEtlError
+
+app = typer.Typer(help="Ingest CBR rates of SCO currencies and SCO news into Parquet + DuckDB.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+console = Console()
+errors = Console(stderr=True)
+
+DateOption = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])]
+
+
+def _fail(error: Exception) -> None:
+    errors.print(f"[bold red]error:[/] {error}")
+    raise typer.Exit(1)
+
+
+def _date(value: dt.datetime | None) -> dt.date | None:
+    return value.date() if value else None
+
+
+class _ProgressHandler(logging.Handler):
+    """Drives a rich progress bar from the tasks' `sco_etl.progress` log records."""
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__()
+        self.progress = progress
+        self.task_id = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        done, total = getattr(record, "progress", (None, None))
+        if total is None:
+            return
+        if self.task_id is None:
+            self.task_id = self.progress.add_task("fetching CBR documents", total=total)
+        self.progress.update(self.task_id, completed=done, total=total)
+
+
+@app.command()
+def rates(
+    start: DateOption = None,
+    end: DateOption = None,
+    currencies: Annotated[str | None, typer.Option(help="ISO codes, e.g. CNY,KZT")] = None,
+) -> None:
+    """Ingest CBR rates: catch up since the last stored date, or backfill --start..--end."""
+    from flows.rates import ingest_rates
+
+    codes = [c for c in currencies.split(",") if c.strip()] if currencies else None
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=errors, transient=True)
+    handler = _ProgressHandler(progress)
+    progress_log = logging.getLogger("sco_etl.progress")
+    progress_log.addHandler(handler)
+    progress_log.setLevel(logging.INFO)
+    try:
+        with progress:
+            summary = ingest_rates(start=_date(start), end=_date(end), currencies=codes)
+    except ScoEtlError as error:
+        _fail(error)
+    finally:
+        progress_log.removeHandler(handler)
+    console.print(
+        f"[green]rates {summary['window'][0]}..{summary['window'][1]}:[/] "
+        f"{summary['inserted']} new, {summary['updated']} revised, "
+        f"{summary['unchanged']} unchanged, {summary['rejected']} rejected "
+        f"({summary['requests']} requests)"
+    )
+    if summary["missing_dates"]:
+        console.print(f"[yellow]{len(summary['missing_dates'])} publication dates missing:[/] "
+                      + ", ".join(summary["missing_dates"][:10]))
+    if summary["unquoted"]:
+        console.print("not quoted by CBR: " + ", ".join(summary["unquoted"]))
+
+
+@app.command()
+def board(date: DateOption = None) -> None:
+    """The SCO currencies/ruble box as of a date (default: today, Moscow)."""
+    from warehouse import Warehouse, run_query
+
+    day = _date(date) or dt.datetime.now(MOSCOW).date()
+    warehouse = Warehouse(resolve().data_dir)
+    try:
+        rows = run_query(
+            warehouse,
+            "SELECT country, status, char_code, currency, nominal, value, rate_date "
+            "FROM board(?::DATE)", [day],
+        )
+    except ScoEtlError as error:
+        _fail(error)
+    console.print(render.rich_table(
+        rows, title=f"SCO currencies / ruble as of {day} — official rate of the Bank of Russia",
+        headers=render.BOARD_HEADERS,
+    ))
+
+
+@app.command()
+def query(
+    sql: str,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+) -> None:
+    """Run a read-only SQL query over the warehouse views."""
+    from warehouse import Warehouse, run_query
+
+    if format not in {"table", "csv", "json"}:
+        _fail(ValueError(f"--format must be table, csv or json, not {format!r}"))
+    try:
+        rows = run_query(Warehouse(resolve().data_dir), sql)
+    except ScoEtlError as error:
+        _fail(error)
+    if format == "csv":
+        sys.stdout.write(render.as_csv(rows))
+    elif format == "json":
+        sys.stdout.write(render.as_json(rows) + "\n")
+    else:
+        console.print(render.rich_table(rows))
+
+
+@app.command()
+def status() -> None:
+    """Freshness, row counts, gaps and the last loads."""
+    from flows.status import print_status
+
+    try:
+        print_status(console, resolve())
+    except ScoEtlError as error:
+        _fail(error)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    app()

@@ -1,0 +1,39 @@
+"""`sco-etl status`: what the warehouse holds, how fresh it is, what is missing."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from rich.console import Console
+
+from flows import render
+from flows.config import Config
+from tasks.gaps import missing_publication_dates
+from warehouse import Warehouse
+from warehouse.status import warehouse_status
+
+SHOWN_GAPS = 10
+
+
+def print_status(console: Console, config: Config) -> None:
+    status = warehouse_status(Warehouse(config.data_dir))
+    console.print(f"[bold]data directory[/] {config.data_dir}")
+    if status.latest_rate_date is None:
+        console.print("rates: none yet — run `sco-etl rates` (or `--start 1992-07-01`)")
+    else:
+        gaps = missing_publication_dates(status.rate_dates, status.first_rate_date,
+                                         status.latest_rate_date)
+        console.print(f"rates: {status.first_rate_date} .. {status.latest_rate_date}, "
+                      f"{status.row_counts['rates']} rows, {len(gaps)} gaps")
+        if gaps:
+            console.print("  missing: " + ", ".join(str(d) for d in gaps[:SHOWN_GAPS])
+                          + (" …" if len(gaps) > SHOWN_GAPS else ""))
+    counts = pa.table({"table": list(status.row_counts),
+                       "rows": list(status.row_counts.values())})
+    console.print(render.rich_table(counts, title="rows per table"))
+    if status.recent_loads:
+        loads = pa.Table.from_pylist([
+            {k: row[k] for k in ("started_at", "flow", "status", "rows_written",
+                                 "rows_rejected", "message")}
+            for row in status.recent_loads
+        ])
+        console.print(render.rich_table(loads, title="last loads"))

@@ -1,0 +1,26 @@
+"""Data contracts of sco-etl: one declaration per table, plus the shipped reference data.
+
+Imports no Prefect and does no I/O beyond reading the package's own reference files.
+"""
+
+from schemas.currencies import CURRENCIES
+from schemas.ledger import LOADS, QUARANTINE
+from schemas.rates import RATE_REVISIONS, RATES
+from schemas.reference import CURRENCY_LINEAGE, SCO_COUNTRIES
+from schemas.table import Column, Rejection, Table, Validated, to_arrow, validate
+
+__all__ = [
+    "CURRENCIES",
+    "CURRENCY_LINEAGE",
+    "LOADS",
+    "QUARANTINE",
+    "RATES",
+    "RATE_REVISIONS",
+    "SCO_COUNTRIES",
+    "Column",
+    "Rejection",
+    "Table",
+    "Validated",
+    "to_arrow",
+    "validate",
+]

@@ -1,0 +1,44 @@
+"""The small, named hierarchy of errors sco-etl raises.
+
+Every message says what happened and what the user can do about it.
+"""
+
+
+class ScoEtlError(Exception):
+    """Base class of every error sco-etl raises on purpose."""
+
+
+class SourceError(ScoEtlError):
+    """A source (CBR, a news feed) could not give us a usable document."""
+
+
+class TransientSourceError(SourceError):
+    """A failure that may pass: timeout, connection error, 5xx, 429. Retried with backoff."""
+
+
+class SourceFormatError(SourceError):
+    """A 200 response that is not the document we asked for. Never retried, never stored."""
+
+
+class SourceRejectedError(SourceError):
+    """The source refused the request for good (4xx other than 429, redirect loop, too large)."""
+
+
+class ValidationFailure(ScoEtlError):
+    """So many records failed their schema that the source itself must be broken."""
+
+
+class WarehouseError(ScoEtlError):
+    """The warehouse could not be read or written."""
+
+
+class WarehouseBusyError(WarehouseError):
+    """Another writer holds the warehouse lock for longer than we were willing to wait."""
+
+
+class ReadOnlyQueryError(WarehouseError):
+    """A query tried to change the warehouse through the read-only query surface."""
+
+
+class ConfigError(ScoEtlError):
+    """A configuration value (environment, option, parameter) is not valid."""

@@ -1,0 +1,160 @@
+"""The one HTTP seam: timeouts, User-Agent, redirects, a bounded rate, size limit, retries.
+
+Only transient failures are retried (timeouts, connection errors, 5xx, 429 honouring
+Retry-After); everything else raises at once with a message that names the URL.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import requests
+
+from schemas.errors import SourceRejectedError, TransientSourceError
+from tasks import settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """How politely and how persistently to talk to one source."""
+
+    user_agent: str = settings.USER_AGENT
+    connect_timeout: float = settings.CONNECT_TIMEOUT
+    read_timeout: float = settings.READ_TIMEOUT
+    attempts: int = settings.MAX_ATTEMPTS
+    backoff: float = settings.BACKOFF_SECONDS
+    max_retry_after: float = settings.MAX_RETRY_AFTER
+    min_interval: float = settings.MIN_REQUEST_INTERVAL
+    max_bytes: int = settings.MAX_BODY_BYTES
+    max_redirects: int = settings.MAX_REDIRECTS
+
+
+@dataclass
+class Response:
+    """A completed response: the raw bytes, never a guessed text decoding."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass
+class HttpClient:
+    """A requests session with sco-etl's policy; safe to share between threads."""
+
+    policy: HttpPolicy = field(default_factory=HttpPolicy)
+    requests_made: int = 0
+
+    def __post_init__(self) -> None:
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = self.policy.user_agent
+        self._session.max_redirects = self.policy.max_redirects
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
+
+    def get(
+        self, url: str, params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, ok: tuple[int, ...] = (200,),
+    ) -> Response:
+        """GET `url`, retrying transient failures; return a response whose status is in `ok`.
+
+        Raises:
+            TransientSourceError: still failing after every attempt.
+            SourceRejectedError: a permanent refusal (4xx, redirect loop, body too large).
+        """
+        last: TransientSourceError | None = None
+        for attempt in range(1, self.policy.attempts + 1):
+            try:
+                response = self._get_once(url, params, headers)
+            except TransientSourceError as e:
+                last = e
+                delay = self._backoff(attempt)
+            else:
+                if response.status in ok:
+                    return response
+                failure = self._classify(response)
+                if isinstance(failure, SourceRejectedError):
+                    raise failure
+                last = failure
+                delay = self._retry_after(response) or self._backoff(attempt)
+                if delay > self.policy.max_retry_after:
+                    raise TransientSourceError(
+                        f"{response.url} asked us to wait {delay:.0f} s (429 Retry-After); "
+                        "giving up for now, the next scheduled run will try again"
+                    )
+            if attempt < self.policy.attempts:
+                log.warning("%s (attempt %d/%d); retrying in %.1f s",
+                            last, attempt, self.policy.attempts, delay)
+                time.sleep(delay)
+        assert last is not None
+        raise TransientSourceError(f"{last} — gave up after {self.policy.attempts} attempts")
+
+    def _get_once(self, url: str, params, headers) -> Response:
+        self._wait_for_slot()
+        try:
+            with self._session.get(
+                url, params=params, headers=headers, stream=True,
+                timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+            ) as raw:
+                body = self._read_limited(raw)
+                return Response(raw.url, raw.status_code, raw.headers, body)
+        except requests.TooManyRedirects as e:
+            raise SourceRejectedError(f"{url}: redirect loop ({e}); check the source URL") from e
+        except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as e:
+            raise TransientSourceError(f"{url}: {type(e).__name__}: {e}") from e
+
+    def _read_limited(self, raw: requests.Response) -> bytes:
+        chunks, size = [], 0
+        for chunk in raw.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > self.policy.max_bytes:
+                raise SourceRejectedError(
+                    f"{raw.url}: response larger than {self.policy.max_bytes} bytes; refused"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _wait_for_slot(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self.policy.min_interval
+            self.requests_made += 1
+        if slot > now:
+            time.sleep(slot - now)
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential with jitter, so parallel clients do not retry in step.
+        return self.policy.backoff * 2 ** (attempt - 1) * (0.5 + random.random() / 2)
+
+    @staticmethod
+    def _classify(response: Response) -> TransientSourceError | SourceRejectedError:
+        status = response.status
+        if status == 429 or status >= 500:
+            return TransientSourceError(f"{response.url}: HTTP {status}")
+        return SourceRejectedError(
+            f"{response.url}: HTTP {status}; the source refused the request, check the URL"
+        )
+
+    @staticmethod
+    def _retry_after(response: Response) -> float | None:
+        value = response.headers.get("Retry-After")
+        if not value:
+            return None
+        if value.strip().isdigit():
+            return float(value)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,49 @@
+"""Rows for the bookkeeping tables: quarantine and the loads ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from schemas import LOADS, QUARANTINE
+from schemas.table import Rejection
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class RunInfo:
+    """Who is writing: the flow run's identity, passed explicitly to every task."""
+
+    run_id: str
+    flow: str
+    parameters: dict[str, Any]
+    started_at: dt.datetime = field(default_factory=utc_now)
+
+
+def quarantine_rows(dataset: str, rejections: list[Rejection], run: RunInfo) -> pa.Table:
+    now = utc_now()
+    return pa.Table.from_pylist(
+        [{"dataset": dataset, "reason": r.reason, "record": r.record_json(),
+          "run_id": run.run_id, "quarantined_at": now} for r in rejections],
+        schema=QUARANTINE.arrow_schema,
+    )
+
+
+def load_row(
+    run: RunInfo, status: str, rows_written: int, rows_rejected: int,
+    requests: int | None, message: str | None,
+) -> pa.Table:
+    return pa.Table.from_pylist([{
+        "run_id": run.run_id, "flow": run.flow,
+        "parameters": json.dumps(run.parameters, default=str, sort_keys=True),
+        "started_at": run.started_at, "finished_at": utc_now(), "status": status,
+        "rows_written": rows_written, "rows_rejected": rows_rejected,
+        "requests": requests, "message": message,
+    }], schema=LOADS.arrow_schema)
