@@ -9,6 +9,7 @@ from pathlib import Path
 from schemas.errors import ConfigError
 from schemas.reference import default_sco_currency_codes
 from tasks import settings
+from tasks.http import HttpPolicy
 
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -22,6 +23,7 @@ class Config:
     cbr_url: str
     currencies: list[str]
     lock_timeout: float
+    http: HttpPolicy
 
 
 def resolve(
@@ -33,10 +35,12 @@ def resolve(
     codes = currencies or [c for c in env_currencies.split(",") if c.strip()] or (
         default_sco_currency_codes()
     )
-    try:
-        lock_timeout = float(os.environ.get("SCO_ETL_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
-    except ValueError:
-        raise ConfigError("SCO_ETL_LOCK_TIMEOUT must be a number of seconds") from None
+    lock_timeout = _seconds("SCO_ETL_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)
+    http = HttpPolicy(
+        backoff=_seconds("SCO_ETL_HTTP_BACKOFF", settings.BACKOFF_SECONDS),
+        min_interval=_seconds("SCO_ETL_REQUEST_INTERVAL", settings.MIN_REQUEST_INTERVAL),
+        read_timeout=_seconds("SCO_ETL_HTTP_TIMEOUT", settings.READ_TIMEOUT),
+    )
     url = cbr_url or os.environ.get("SCO_ETL_CBR_URL") or settings.CBR_URL
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"SCO_ETL_CBR_URL must be an http(s) URL, not {url!r}")
@@ -46,4 +50,29 @@ def resolve(
         cbr_url=url,
         currencies=[c.strip().upper() for c in codes],
         lock_timeout=lock_timeout,
+        http=http,
     )
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value
+
+
+def resolve_news_feeds(feeds: list[str] | None = None) -> list[str]:
+    """News sources: explicit URLs win over SCO_ETL_NEWS_FEEDS (comma-separated), which wins
+    over the InfoSHOS defaults. Order is kept, repeats dropped."""
+    from tasks.news_settings import DEFAULT_NEWS_FEEDS
+
+    env = [u for u in os.environ.get("SCO_ETL_NEWS_FEEDS", "").split(",") if u.strip()]
+    urls = list(dict.fromkeys(u.strip() for u in (feeds or env or DEFAULT_NEWS_FEEDS)))
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"news feed must be an http(s) URL, not {url!r} "
+                              "(check --feed or SCO_ETL_NEWS_FEEDS)")
+    return urls

@@ -43,7 +43,7 @@ def ingest_rates(
     run = RunInfo(str(flow_run.get_id() or "local"), "ingest-rates",
                   {"start": start, "end": end, "currencies": currencies})
     warehouse = Warehouse(config.data_dir, config.lock_timeout)
-    client = CbrClient(config.cbr_url, HttpClient())
+    client = CbrClient(config.cbr_url, HttpClient(config.http))
     try:
         window = plan_window(rates.latest_rate_date(warehouse), start, end,
                              tomorrow_in_moscow())

@@ -7,6 +7,7 @@ import os
 import re
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -36,13 +37,36 @@ def cbr_history() -> History:
     return history
 
 
-@pytest.fixture
-def fake_cbr(httpserver, cbr_history) -> FakeCbr:
-    """A CBR-compatible service on a local port; its URL is `fake_cbr.url`."""
+@pytest.fixture(scope="session")
+def cbr_service(cbr_history):
+    """A CBR-compatible service on a local port for the whole session."""
     fake = FakeCbr(cbr_history)
-    httpserver.expect_request(EVERY_PATH).respond_with_handler(fake)
-    fake.url = httpserver.url_for("/scripts/")
-    return fake
+    server = HTTPServer(threaded=True)
+    server.expect_request(EVERY_PATH).respond_with_handler(fake)
+    server.start()
+    fake.url = server.url_for("/scripts/")
+    yield fake
+    server.stop()
+
+
+@pytest.fixture
+def fake_cbr(cbr_service) -> FakeCbr:
+    """The session's CBR service with no faults queued and its request counts reset."""
+    cbr_service.faults.clear()
+    cbr_service.requests.clear()
+    yield cbr_service
+    cbr_service.faults.clear()
+
+
+@pytest.fixture
+def cbr_env(monkeypatch, fake_cbr, warehouse) -> FakeCbr:
+    """Environment pointing sco-etl at the fake CBR and a fresh data directory, fast retries."""
+    monkeypatch.setenv("SCO_ETL_CBR_URL", fake_cbr.url)
+    monkeypatch.setenv("SCO_ETL_DATA_DIR", str(warehouse.root))
+    monkeypatch.setenv("SCO_ETL_HTTP_BACKOFF", "0.01")
+    monkeypatch.setenv("SCO_ETL_REQUEST_INTERVAL", "0")
+    monkeypatch.setenv("SCO_ETL_LOCK_TIMEOUT", "5")
+    return fake_cbr
 
 
 @pytest.fixture

@@ -49,14 +49,17 @@ class FakeCbr:
     def __call__(self, request: Request) -> Response:
         if self.latency:
             time.sleep(self.latency)
+        name = request.path.rsplit("/", 1)[-1]
         with self._lock:
-            self.requests[request.path.rsplit("/", 1)[-1]] += 1
-            fault = self.faults.pop(0) if self.faults else None
+            self.requests[name] += 1
+            fault = next((f for f in self.faults if getattr(f, "path", None) in (None, name)),
+                         None)
+            if fault is not None:
+                self.faults.remove(fault)
         if fault is not None:
             response = fault(request)
             if response is not None:
                 return response
-        name = request.path.rsplit("/", 1)[-1]
         handlers = {
             "XML_daily.asp": self.daily,
             "XML_dynamic.asp": self.dynamic,
@@ -143,10 +146,21 @@ def _date(text: str | None) -> dt.date | None:
     return dt.datetime.strptime(text, "%d/%m/%Y").date()
 
 
-# Faults, for `FakeCbr.faults`: each answers one request instead of the service.
-def status(code: int, headers: dict | None = None) -> Fault:
-    return lambda request: Response(f"status {code}", status=code, headers=headers or {})
+@dataclass
+class Canned:
+    """A fault for `FakeCbr.faults`: answers one request (to `path`, or any) instead."""
+
+    response: Callable[[], Response]
+    path: str | None = None
+
+    def __call__(self, request: Request) -> Response:
+        return self.response()
 
 
-def body(content: bytes, content_type: str = "text/html; charset=utf-8") -> Fault:
-    return lambda request: Response(content, status=200, content_type=content_type)
+def status(code: int, headers: dict | None = None, path: str | None = None) -> Canned:
+    return Canned(lambda: Response(f"status {code}", status=code, headers=headers or {}), path)
+
+
+def body(content: bytes, content_type: str = "text/html; charset=utf-8",
+         path: str | None = None) -> Canned:
+    return Canned(lambda: Response(content, status=200, content_type=content_type), path)
