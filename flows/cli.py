@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -67,6 +68,7 @@ def rates(
     progress_log = logging.getLogger("sco_etl.progress")
     progress_log.addHandler(handler)
     progress_log.setLevel(logging.INFO)
+    progress_log.propagate = False  # the bar shows it; no log line per document
     try:
         with progress:
             summary = ingest_rates(start=_date(start), end=_date(end), currencies=codes)
@@ -74,6 +76,7 @@ def rates(
         _fail(error)
     finally:
         progress_log.removeHandler(handler)
+        progress_log.propagate = True
     console.print(
         f"[green]rates {summary['window'][0]}..{summary['window'][1]}:[/] "
         f"{summary['inserted']} new, {summary['updated']} revised, "
@@ -85,6 +88,33 @@ def rates(
                       + ", ".join(summary["missing_dates"][:10]))
     if summary["unquoted"]:
         console.print("not quoted by CBR: " + ", ".join(summary["unquoted"]))
+
+
+@app.command()
+def news(
+    feed: Annotated[list[str] | None, typer.Option(
+        "--feed", help="a feed or listing URL (repeatable); default SCO_ETL_NEWS_FEEDS, "
+                       "else InfoSHOS")] = None,
+    articles: Annotated[bool, typer.Option(
+        "--articles/--no-articles", help="fetch the article pages of new items")] = True,
+) -> None:
+    """Ingest news: RSS/Atom feeds and headline listing pages, with their articles."""
+    from flows.news import ingest_news
+
+    try:
+        summary = ingest_news(feeds=feed or None, fetch_articles=articles)
+    except ScoEtlError as error:
+        _fail(error)
+    for source in summary["sources"]:
+        colour = "green" if source["status"] == "ok" else "yellow"
+        console.print(
+            f"[{colour}]{source['source']}[/] ({source['kind'] or '?'}, {source['fetch']}): "
+            f"{source['new']} new, {source['updated']} updated, {source['unchanged']} unchanged,"
+            f" {source['rejected']} rejected" + (f" — {source['message']}"
+                                                  if source["message"] else ""))
+    console.print(f"news: {summary['inserted']} new, {summary['updated']} updated, "
+                  f"{summary['rejected']} rejected, {summary['articles']} article pages "
+                  f"({summary['requests']} requests)")
 
 
 @app.command()
@@ -141,6 +171,67 @@ def status() -> None:
         _fail(error)
 
 
+@app.command()
+def serve(
+    deployment: Annotated[list[str] | None, typer.Option(
+        "--deployment", "-d", help="only these (rates, news, freshness); default: all")] = None,
+    cron: Annotated[str | None, typer.Option(
+        help="replace the schedules with this cron expression (demos and tests)")] = None,
+    interval: Annotated[float | None, typer.Option(
+        help="replace the schedules with this interval in seconds (demos and tests)")] = None,
+    timezone: Annotated[str | None, typer.Option(
+        help="time zone of --cron, e.g. Europe/Moscow (default UTC)")] = None,
+    limit: Annotated[int, typer.Option(help="flow runs at once")] = 2,
+) -> None:
+    """Run the deployments of prefect.yaml on their schedules, with the Prefect UI, until Ctrl-C.
+
+    Without PREFECT_API_URL a Prefect server is started on 127.0.0.1 (port
+    PREFECT_SERVER_API_PORT, else 4200 when free), its database under <data dir>/prefect/.
+    """
+    from flows.serve import serve as serve_deployments
+
+    if cron and interval:
+        _fail(ValueError("give --cron or --interval, not both"))
+    try:
+        serve_deployments(resolve().data_dir, deployment, cron=cron, interval=interval,
+                          timezone=timezone, limit=limit, echo=console.print)
+    except ScoEtlError as error:
+        _fail(error)
+
+
+@app.command()
+def plot(
+    currencies: Annotated[str | None, typer.Option(
+        help="ISO codes, e.g. CNY,KZT,INR; default: the SCO members' currencies")] = None,
+    start: DateOption = None,
+    end: DateOption = None,
+    per_unit: Annotated[bool, typer.Option(
+        "--per-unit", help="rubles per one unit instead of an index (first day = 100)")] = False,
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write")] = Path(
+        "sco-rates.png"),
+) -> None:
+    """Draw CBR rates as a PNG: indexed to 100 on the first day (default), or --per-unit."""
+    from flows.plot import default_start, member_currency_codes, plot_rates
+    from warehouse import Warehouse
+
+    today = dt.datetime.now(MOSCOW).date()
+    codes = ([c.strip().upper() for c in currencies.split(",") if c.strip()] if currencies
+             else member_currency_codes(today))
+    try:
+        chart = plot_rates(Warehouse(resolve().data_dir), codes,
+                           _date(start) or default_start(today), _date(end), per_unit, output)
+    except ScoEtlError as error:
+        _fail(error)
+    kind = "rubles per unit" if chart.per_unit else "indexed, first day = 100"
+    console.print(f"[green]wrote {chart.path}[/] ({chart.size // 1024} KB): "
+                  f"{', '.join(chart.codes)}, {chart.start}..{chart.end}, {kind}")
+    if chart.missing:
+        console.print("[yellow]no rates stored for:[/] " + ", ".join(chart.missing))
+
+
 def main() -> None:  # pragma: no cover - console script entry
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The temporary Prefect server a flow starts without PREFECT_API_URL gets 20 s by
+    # default, too little on a busy two-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from tasks.http import HttpPolicy
 
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_LOCK_TIMEOUT = 60.0
+ISO_ALPHA = re.compile(r"[A-Z]{3}")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ def resolve(
         min_interval=_seconds("SCO_ETL_REQUEST_INTERVAL", settings.MIN_REQUEST_INTERVAL),
         read_timeout=_seconds("SCO_ETL_HTTP_TIMEOUT", settings.READ_TIMEOUT),
     )
+    codes = [c.strip().upper() for c in codes if c.strip()]
+    # Checked here, before any request or write: a code reaches CBR queries and the ledger.
+    bad = [c for c in codes if not ISO_ALPHA.fullmatch(c)]
+    if bad:
+        raise ConfigError(f"not ISO 4217 alpha codes: {', '.join(bad)} (expected e.g. CNY,KZT)")
     url = cbr_url or os.environ.get("SCO_ETL_CBR_URL") or settings.CBR_URL
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"SCO_ETL_CBR_URL must be an http(s) URL, not {url!r}")
@@ -48,7 +55,7 @@ def resolve(
         data_dir=Path(data_dir or os.environ.get("SCO_ETL_DATA_DIR") or DEFAULT_DATA_DIR)
         .expanduser().resolve(),
         cbr_url=url,
-        currencies=[c.strip().upper() for c in codes],
+        currencies=codes,
         lock_timeout=lock_timeout,
         http=http,
     )

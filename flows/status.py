@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyarrow as pa
 from rich.console import Console
 
 from flows import render
 from flows.config import Config
+from tasks import freshness
 from tasks.gaps import missing_publication_dates
-from warehouse import Warehouse
+from warehouse import Warehouse, reports
 from warehouse.status import warehouse_status
 
 SHOWN_GAPS = 10
@@ -17,11 +20,12 @@ SHOWN_GAPS = 10
 def print_status(console: Console, config: Config) -> None:
     status = warehouse_status(Warehouse(config.data_dir))
     console.print(f"[bold]data directory[/] {config.data_dir}")
+    print_freshness(console, Warehouse(config.data_dir))
     if status.latest_rate_date is None:
         console.print("rates: none yet — run `sco-etl rates` (or `--start 1992-07-01`)")
     else:
         gaps = missing_publication_dates(status.rate_dates, status.first_rate_date,
-                                         status.latest_rate_date)
+                                         status.latest_rate_date, status.unpublished_dates)
         console.print(f"rates: {status.first_rate_date} .. {status.latest_rate_date}, "
                       f"{status.row_counts['rates']} rows, {len(gaps)} gaps")
         if gaps:
@@ -30,6 +34,7 @@ def print_status(console: Console, config: Config) -> None:
     counts = pa.table({"table": list(status.row_counts),
                        "rows": list(status.row_counts.values())})
     console.print(render.rich_table(counts, title="rows per table"))
+    print_news(console, Warehouse(config.data_dir))
     if status.recent_loads:
         loads = pa.Table.from_pylist([
             {k: row[k] for k in ("started_at", "flow", "status", "rows_written",
@@ -37,3 +42,25 @@ def print_status(console: Console, config: Config) -> None:
             for row in status.recent_loads
         ])
         console.print(render.rich_table(loads, title="last loads"))
+
+
+def print_freshness(console: Console, warehouse: Warehouse) -> None:
+    """Rates against the CBR calendar, each news source against its cadence: fresh or late."""
+    activity = [freshness.SourceActivity(**row) for row in reports.news_activity(warehouse)]
+    report = freshness.assess(reports.latest_rate_date(warehouse), activity,
+                              dt.datetime.now(dt.UTC))
+    for check in report.checks:
+        colour = "red" if check.is_late else "green"
+        console.print(f"freshness [{colour}]{check.subject}[/]: {check.stored()} — "
+                      f"{check.status(report.now)}")
+
+
+def print_news(console: Console, warehouse: Warehouse) -> None:
+    """Items per news source, the newest headline, and whether the last fetch worked."""
+    from tasks.news_status import news_sources
+
+    sources = news_sources(warehouse)
+    if not sources.num_rows:
+        console.print("news: none yet — run `sco-etl news` (or `--feed URL`)")
+        return
+    console.print(render.rich_table(sources, title="news sources"))

@@ -3,20 +3,63 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-import pandera.pandas as pa_checks
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Rule:
+    """A column check, declared without importing pandera (slow to import: the read-only
+    commands never validate); `build()` makes the pandera `Check` when validation runs.
+
+    Mirrors the pandera names: `Rule.gt(0)`, `Rule.isin([...])`, `Rule(function, name=...)`.
+    """
+
+    def __init__(self, function: Callable | None = None, *, name: str | None = None,
+                 builtin: str | None = None, args: tuple[Any, ...] = ()) -> None:
+        self.function, self.name, self.builtin, self.args = function, name, builtin, args
+
+    @classmethod
+    def _make(cls, builtin: str, *args: Any, name: str | None = None) -> Rule:
+        return cls(name=name, builtin=builtin, args=args)
+
+    @classmethod
+    def gt(cls, value: Any, name: str | None = None) -> Rule:
+        return cls._make("gt", value, name=name)
+
+    @classmethod
+    def isin(cls, values: Any, name: str | None = None) -> Rule:
+        return cls._make("isin", list(values), name=name)
+
+    @classmethod
+    def str_matches(cls, pattern: str, name: str | None = None) -> Rule:
+        return cls._make("str_matches", pattern, name=name)
+
+    @classmethod
+    def str_startswith(cls, prefix: str, name: str | None = None) -> Rule:
+        return cls._make("str_startswith", prefix, name=name)
+
+    def build(self) -> Any:
+        import pandera.pandas as pandera
+
+        named = {"name": self.name} if self.name else {}
+        if self.builtin:
+            return getattr(pandera.Check, self.builtin)(*self.args, **named)
+        return pandera.Check(self.function, **named)
+
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 FIRST_RATE_DATE = dt.date(1992, 7, 1)
 """The first date of the CBR official rate series."""
 
-CBR_ID = pa_checks.Check.str_matches(r"^R\d{5}[A-Z]?$", name="cbr_id_format")
-ISO_ALPHA = pa_checks.Check.str_matches(r"^[A-Z]{3}$", name="iso_alpha_code")
-ISO_NUMERIC = pa_checks.Check.str_matches(r"^\d{3}$", name="iso_numeric_code")
-POSITIVE = pa_checks.Check.gt(0, name="positive")
-FREQUENCY = pa_checks.Check.isin(["daily", "monthly"], name="frequency")
+CBR_ID = Rule.str_matches(r"^R\d{5}[A-Z]?$", name="cbr_id_format")
+ISO_ALPHA = Rule.str_matches(r"^[A-Z]{3}$", name="iso_alpha_code")
+ISO_NUMERIC = Rule.str_matches(r"^\d{3}$", name="iso_numeric_code")
+POSITIVE = Rule.gt(0, name="positive")
+FREQUENCY = Rule.isin(["daily", "monthly"], name="frequency")
 
 
 def tomorrow_in_moscow() -> dt.date:
@@ -29,11 +72,11 @@ def _rate_date_in_range(series: pd.Series) -> pd.Series:
     return (series >= FIRST_RATE_DATE) & (series <= tomorrow_in_moscow())
 
 
-RATE_DATE_RANGE = pa_checks.Check(_rate_date_in_range, name="date_from_1992_07_01_to_tomorrow")
+RATE_DATE_RANGE = Rule(_rate_date_in_range, name="date_from_1992_07_01_to_tomorrow")
 
 
 def no_control_characters(series: pd.Series) -> pd.Series:
     return ~series.str.contains(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", regex=True)
 
 
-PLAIN_TEXT = pa_checks.Check(no_control_characters, name="no_control_characters")
+PLAIN_TEXT = Rule(no_control_characters, name="no_control_characters")

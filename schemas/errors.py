@@ -42,3 +42,11 @@ class ReadOnlyQueryError(WarehouseError):
 
 class ConfigError(ScoEtlError):
     """A configuration value (environment, option, parameter) is not valid."""
+
+
+class StaleDataError(ScoEtlError):
+    """Stored data is older than the publication calendar or a source's cadence allows."""
+
+
+class NoDataError(ScoEtlError):
+    """The warehouse holds nothing for what was asked: load it first."""

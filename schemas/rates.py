@@ -38,6 +38,18 @@ RATES = Table(
     partition_column="rate_date",
 )
 
+UNPUBLISHED_DATES = Table(
+    name="unpublished_dates",
+    doc="Dates the publication rule expected rates on, on which CBR set none (asked, not guessed).",
+    columns=(
+        Column("rate_date", pa.date32(), doc="the date asked for"),
+        Column("in_force_date", pa.date32(), doc="the effective date the service returned"),
+        Column("checked_at", UTC_TIMESTAMP),
+        Column("run_id", pa.string()),
+    ),
+    key=("rate_date",),
+)
+
 RATE_REVISIONS = Table(
     name="rate_revisions",
     doc="A published value that changed: the value replaced, kept instead of lost.",

@@ -6,10 +6,9 @@ import csv
 import datetime as dt
 from importlib import resources
 
-import pandera.pandas as pa_checks
 import pyarrow as pa
 
-from schemas.checks import CBR_ID, ISO_ALPHA
+from schemas.checks import CBR_ID, ISO_ALPHA, Rule
 from schemas.table import Column, Table
 
 STATUSES = ("member", "observer", "dialogue_partner", "partner")
@@ -21,7 +20,7 @@ SCO_COUNTRIES = Table(
     doc="SCO members, observers and partners with their status history, capital and time zone.",
     columns=(
         Column("country", pa.string()),
-        Column("status", pa.string(), checks=(pa_checks.Check.isin(STATUSES),)),
+        Column("status", pa.string(), checks=(Rule.isin(STATUSES),)),
         Column("valid_from", pa.date32()),
         Column("valid_to", pa.date32(), nullable=True, doc="last day of the status; empty: now"),
         Column("char_code", pa.string(), checks=(ISO_ALPHA,), doc="the country's currency today"),

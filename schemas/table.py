@@ -10,10 +10,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-import pandera.pandas as pa_checks
 import pyarrow as pa
 
+from schemas.checks import Rule
 from schemas.errors import ValidationFailure
 
 # Above this share of rejected records the source is broken, not the records: fail the run.
@@ -35,7 +34,7 @@ class Column:
     name: str
     type: pa.DataType
     nullable: bool = False
-    checks: tuple[pa_checks.Check, ...] = ()
+    checks: tuple[Rule, ...] = ()
     doc: str = ""
 
 
@@ -77,11 +76,16 @@ class Table:
     def empty(self) -> pa.Table:
         return self.arrow_schema.empty_table()
 
-    def pandera_schema(self) -> pa_checks.DataFrameSchema:
-        return pa_checks.DataFrameSchema(
+    def pandera_schema(self):
+        """The pandera schema of the declaration (pandera is imported only when validating)."""
+        import pandas as pd
+        import pandera.pandas as pandera
+
+        return pandera.DataFrameSchema(
             {
-                c.name: pa_checks.Column(
-                    pd.ArrowDtype(c.type), checks=list(c.checks), nullable=c.nullable
+                c.name: pandera.Column(
+                    pd.ArrowDtype(c.type), checks=[_built(check) for check in c.checks],
+                    nullable=c.nullable,
                 )
                 for c in self.columns
             },
@@ -120,6 +124,9 @@ def validate(table: Table, typed: pa.Table, rejected: list[Rejection] | None = N
     Raises:
         ValidationFailure: when more than half of a non-trivial batch is rejected.
     """
+    import pandas as pd
+    import pandera.pandas as pandera
+
     rejected = list(rejected or [])
     total = typed.num_rows + len(rejected)
     frame = typed.to_pandas(types_mapper=pd.ArrowDtype)
@@ -127,7 +134,7 @@ def validate(table: Table, typed: pa.Table, rejected: list[Rejection] | None = N
     try:
         table.pandera_schema().validate(frame, lazy=True)
         good = frame
-    except pa_checks.errors.SchemaErrors as errors:
+    except pandera.errors.SchemaErrors as errors:
         bad = _reasons_by_row(errors.failure_cases, table)
         for index, reasons in bad.items():
             rejected.append(Rejection(_plain(frame.loc[index].to_dict()), "; ".join(reasons)))
@@ -159,7 +166,13 @@ def to_arrow(table: Table, records: list[dict[str, Any]]) -> tuple[pa.Table, lis
     return pa.Table.from_pylist(good, schema=schema), rejected
 
 
-def _reasons_by_row(failure_cases: pd.DataFrame, table: Table) -> dict[int, list[str]]:
+def _built(check: Any) -> Any:
+    return check.build() if isinstance(check, Rule) else check
+
+
+def _reasons_by_row(failure_cases, table: Table) -> dict[int, list[str]]:
+    import pandas as pd
+
     reasons: dict[int, list[str]] = {}
     for case in failure_cases.itertuples():
         if pd.isna(case.index):
@@ -178,4 +191,6 @@ def _reasons_by_row(failure_cases: pd.DataFrame, table: Table) -> dict[int, list
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    import pandas as pd
+
     return {k: (None if v is pd.NA or v is None else v) for k, v in row.items()}

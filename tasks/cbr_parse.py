@@ -241,6 +241,11 @@ def _rate(element: Element, rate_date: dt.date, cbr_id: str | None) -> RateRecor
         raise ValueError("no currency ID")
     # One pass over the children: `find` per field costs seconds over a full history.
     fields = _children(element)
+    if len(fields) != len(element):
+        # Two <Value> in one record: which did the source mean? Never silently the last one.
+        tags = [child.tag for child in element]
+        twice = sorted({tag for tag in tags if tags.count(tag) > 1})
+        raise ValueError("duplicated element " + ", ".join(f"<{tag}>" for tag in twice))
     nominal_text = fields.get("Nominal")
     if nominal_text is None or not nominal_text.lstrip("-").isdigit():
         raise ValueError(f"Nominal is not an integer: {nominal_text!r}")

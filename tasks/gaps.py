@@ -7,6 +7,14 @@ import datetime as dt
 from tasks import calendar
 
 
-def missing_publication_dates(present: set[dt.date], start: dt.date, end: dt.date) -> list[dt.date]:
-    """Expected effective dates from `start` to `end` with no rate stored."""
-    return [day for day in calendar.publication_dates(start, end) if day not in present]
+def missing_publication_dates(
+    present: set[dt.date], start: dt.date, end: dt.date,
+    unpublished: set[dt.date] = frozenset(),
+) -> list[dt.date]:
+    """Expected effective dates from `start` to `end` with no rate stored.
+
+    `unpublished` are dates the rule expected but the service confirmed it set no rate on
+    (a holiday moved by decree): they are not gaps.
+    """
+    return [day for day in calendar.publication_dates(start, end)
+            if day not in present and day not in unpublished]

@@ -21,6 +21,13 @@ from tasks import settings
 
 log = logging.getLogger(__name__)
 
+TRANSIENT_EXCEPTIONS = (
+    requests.Timeout,
+    requests.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,  # includes a body shorter than Content-Length
+    requests.exceptions.ContentDecodingError,
+)
+
 
 @dataclass(frozen=True)
 class HttpPolicy:
@@ -109,8 +116,7 @@ class HttpClient:
                 return Response(raw.url, raw.status_code, raw.headers, body)
         except requests.TooManyRedirects as e:
             raise SourceRejectedError(f"{url}: redirect loop ({e}); check the source URL") from e
-        except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as e:
+        except TRANSIENT_EXCEPTIONS as e:
             raise TransientSourceError(f"{url}: {type(e).__name__}: {e}") from e
 
     def _read_limited(self, raw: requests.Response) -> bytes:

@@ -69,13 +69,21 @@ def plan_window(
 
 def plan_requests(
     window: Window, daily_ids: list[str], monthly_ids: list[str],
-    max_dynamic_days: int = settings.MAX_DYNAMIC_DAYS,
+    max_dynamic_days: int = settings.MAX_DYNAMIC_DAYS, gaps: list[dt.date] = (),
 ) -> list[Request]:
     """The cheaper of one `XML_daily` per day and one `XML_dynamic` per currency ID.
 
     `XML_daily` lists only daily-set currencies, so monthly-set ones are always fetched with
     `XML_dynamic`. A full backfill costs one request per currency ID, not one per day.
+    `gaps`, missing publication dates before the window, are each asked with `XML_daily`.
     """
+    healing = [DailyRequest(day) for day in sorted(gaps) if day < window.start]
+    return healing + _plan_window(window, daily_ids, monthly_ids, max_dynamic_days)
+
+
+def _plan_window(
+    window: Window, daily_ids: list[str], monthly_ids: list[str], max_dynamic_days: int,
+) -> list[Request]:
     chunks = math.ceil(window.days / max_dynamic_days)
     dynamic_cost = len(daily_ids) * chunks
     monthly = [r for cbr_id in monthly_ids for r in _dynamic(cbr_id, window, max_dynamic_days)]

@@ -1,6 +1,7 @@
-"""The rates work: fetch CBR documents, turn them into validated rows, write them.
+"""The read side of the rates work: fetch CBR documents, turn them into validated rows.
 
-Plain functions; `tasks/rates_tasks.py` wraps them as Prefect tasks.
+Plain functions; `tasks/rates_tasks.py` wraps them as Prefect tasks, and
+`tasks/rates_store.py` writes what they produce.
 """
 
 from __future__ import annotations
@@ -8,12 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from schemas import CURRENCIES, LOADS, QUARANTINE, RATE_REVISIONS, RATES, to_arrow, validate
+from schemas import RATES, UNPUBLISHED_DATES, to_arrow, validate
 from schemas.table import Rejection, Validated
 from tasks import calendar
 from tasks.cbr_client import CbrClient
@@ -24,9 +24,8 @@ from tasks.cbr_parse import (
     parse_dynamic,
 )
 from tasks.currency_set import CurrencySet, Directory
-from tasks.ledger import RunInfo, load_row, quarantine_rows, utc_now
-from tasks.planning import DailyRequest, Request, Window
-from warehouse import Warehouse
+from tasks.ledger import RunInfo, utc_now
+from tasks.planning import DailyRequest, Request
 
 progress_log = logging.getLogger("sco_etl.progress")
 
@@ -48,25 +47,8 @@ class RateBatch:
 
     rows: pa.Table
     rejected: list[Rejection]
-
-
-@dataclass
-class RatesWritten:
-    """What one run changed in the warehouse."""
-
-    inserted: int
-    updated: int
-    unchanged: int
-    rejected: int
-    revisions: int
-    partitions: list[str]
-    bytes_written: int
-    missing_dates: list[dt.date]
-    unquoted_codes: list[str]
-
-    @property
-    def written(self) -> int:
-        return self.inserted + self.updated
+    unpublished: pa.Table
+    """Dates asked for that CBR answered with an earlier document: no rate was set on them."""
 
 
 def load_directory(client: CbrClient, stored: pa.Table, refresh: bool) -> Directory:
@@ -107,12 +89,14 @@ def parse_documents(
     """
     rows: list[dict] = []
     rejected: list[Rejection] = []
+    answered: dict[dt.date, dt.date] = {}
     wanted = currency_set.ids
     codes = set(currency_set.codes)
     loaded_at = utc_now()
     for document in documents:
         if isinstance(document.request, DailyRequest):
             parsed = parse_daily(document.body)
+            answered[document.request.on] = parsed.rate_date
             # A daily document lists every currency; keep ours, by ID or by code for new IDs.
             records = [r for r in parsed.records if r.cbr_id in wanted or r.char_code in codes]
         else:
@@ -125,54 +109,25 @@ def parse_documents(
                        loaded_at)
             (rejected if isinstance(row, Rejection) else rows).append(row)
     typed, unrepresentable = to_arrow(RATES, rows)
-    return RateBatch(typed, rejected + unrepresentable)
+    return RateBatch(typed, rejected + unrepresentable, _unpublished(answered, run, loaded_at))
 
 
-def validate_rates(batch: RateBatch) -> Validated:
+def _unpublished(answered: dict[dt.date, dt.date], run: RunInfo,
+                 checked_at: dt.datetime) -> pa.Table:
+    # A date the rule expects, answered with an earlier document although a later one
+    # exists, had no rate set (a holiday moved by decree). Tomorrow, not yet published, is
+    # answered with today's document too, hence the `latest` bound.
+    latest = max(answered.values(), default=None)
+    rows = [{"rate_date": asked, "in_force_date": got, "checked_at": checked_at,
+             "run_id": run.run_id}
+            for asked, got in sorted(answered.items())
+            if got < asked < latest and calendar.is_publication_date(asked)]
+    return pa.Table.from_pylist(rows, schema=UNPUBLISHED_DATES.arrow_schema)
+
+
+def validate_rates(batch: RateBatch) -> tuple[Validated, pa.Table]:
     """Schema checks; rows that fail go to quarantine with the reason."""
-    return validate(RATES, batch.rows, batch.rejected)
-
-
-def write_rates(
-    warehouse: Warehouse, validated: Validated, directory: Directory, run: RunInfo,
-    window: Window, currency_set: CurrencySet, requests: int,
-) -> RatesWritten:
-    """Upsert the rows, log revisions, refresh the directory, quarantine rejects, add a load row.
-
-    All of it is one transaction: on any failure the warehouse stays as it was.
-    """
-    with warehouse.write() as writer:
-        result = writer.upsert(RATES, validated.rows)
-        revisions = _revisions(result.replaced, validated.rows, run)
-        writer.append(RATE_REVISIONS, revisions)
-        stored = warehouse.read(CURRENCIES)
-        writer.replace(CURRENCIES, _merge_directory(stored, directory))
-        if validated.rejected:
-            writer.append(QUARANTINE, quarantine_rows("rates", validated.rejected, run))
-        missing = _missing_dates(warehouse, validated.rows, window)
-        message = _message(result.inserted, result.updated, len(validated.rejected), missing,
-                           currency_set)
-        writer.append(LOADS, load_row(run, "completed", result.written,
-                                      len(validated.rejected), requests, message))
-    return RatesWritten(
-        inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
-        rejected=len(validated.rejected), revisions=revisions.num_rows,
-        partitions=result.partitions, bytes_written=writer.bytes_written,
-        missing_dates=missing, unquoted_codes=list(currency_set.unquoted_codes),
-    )
-
-
-def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,
-                   requests: int | None) -> None:
-    """A failed run leaves its data untouched and says why in the loads ledger."""
-    message = f"{type(error).__name__}: {error}"
-    with warehouse.write() as writer:
-        writer.append(LOADS, load_row(run, "failed", 0, 0, requests, message))
-
-
-def latest_rate_date(warehouse: Warehouse) -> dt.date | None:
-    dates = warehouse.read(RATES, columns=["rate_date"]).column("rate_date")
-    return pc.max(dates).as_py() if len(dates) else None
+    return validate(RATES, batch.rows, batch.rejected), batch.unpublished
 
 
 def _row(record: RateRecord, directory: Directory, from_daily: bool, run: RunInfo,
@@ -203,50 +158,5 @@ def _row(record: RateRecord, directory: Directory, from_daily: bool, run: RunInf
 
 
 def _plain(record: RateRecord) -> dict:
-    return {k: (str(v) if v is not None else None) for k, v in record.__dict__.items()}
-
-
-def _revisions(replaced: list[pa.Table], new_rows: pa.Table, run: RunInfo) -> pa.Table:
-    if not replaced:
-        return RATE_REVISIONS.empty()
-    old = pa.concat_tables(replaced).to_pylist()
-    latest = {(r["rate_date"], r["cbr_id"]): r for r in new_rows.to_pylist()}
-    now = utc_now()
-    rows = []
-    for previous in old:
-        current = latest[(previous["rate_date"], previous["cbr_id"])]
-        rows.append({
-            "rate_date": previous["rate_date"], "cbr_id": previous["cbr_id"],
-            "old_nominal": previous["nominal"], "old_value": previous["value"],
-            "new_nominal": current["nominal"], "new_value": current["value"],
-            "old_run_id": previous["run_id"], "revised_at": now, "run_id": run.run_id,
-        })
-    return pa.Table.from_pylist(rows, schema=RATE_REVISIONS.arrow_schema)
-
-
-def _merge_directory(stored: pa.Table, directory: Directory) -> pa.Table:
-    # Stored IDs the current directory no longer lists stay: their history still refers to them.
-    merged = {row["cbr_id"]: row for row in stored.to_pylist()}
-    merged.update(directory.rows)
-    return pa.Table.from_pylist([merged[k] for k in sorted(merged)],
-                                schema=CURRENCIES.arrow_schema)
-
-
-def _missing_dates(warehouse: Warehouse, rows: pa.Table, window: Window) -> list[dt.date]:
-    """Publication dates in the window for which neither the warehouse nor this run has rates."""
-    stored = warehouse.read(RATES, columns=["rate_date"]).column("rate_date").to_pylist()
-    present = set(stored) | set(rows.column("rate_date").to_pylist())
-    if not present:
-        return []
-    last = min(window.end, max(present))
-    return [d for d in calendar.publication_dates(window.start, last) if d not in present]
-
-
-def _message(inserted: int, updated: int, rejected: int, missing: list[dt.date],
-             currency_set: CurrencySet) -> str:
-    parts = [f"{inserted} new rates, {updated} revised, {rejected} rejected"]
-    if missing:
-        parts.append(f"{len(missing)} publication dates missing (first {missing[0]})")
-    if currency_set.unquoted_codes:
-        parts.append("not quoted by CBR: " + ", ".join(currency_set.unquoted_codes))
-    return "; ".join(parts)
+    # RateRecord has slots, hence no __dict__ (reading it crashed the run: issue 5).
+    return {k: (str(v) if v is not None else None) for k, v in asdict(record).items()}

@@ -6,7 +6,7 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from tasks import rates
+from tasks import rates, rates_store
 from tasks.planning import Window
 
 fetch_directory = task(name="fetch-currency-directory", cache_policy=NO_CACHE)(
@@ -15,11 +15,11 @@ fetch_directory = task(name="fetch-currency-directory", cache_policy=NO_CACHE)(
 fetch_documents = task(name="fetch-cbr-documents", cache_policy=NO_CACHE)(rates.fetch_documents)
 parse_documents = task(name="parse-cbr-documents", cache_policy=NO_CACHE)(rates.parse_documents)
 validate_rates = task(name="validate-rates", cache_policy=NO_CACHE)(rates.validate_rates)
-write_rates = task(name="write-rates", cache_policy=NO_CACHE)(rates.write_rates)
+write_rates = task(name="write-rates", cache_policy=NO_CACHE)(rates_store.write_rates)
 
 
 @task(name="publish-rates-summary", cache_policy=NO_CACHE)
-def publish_summary(written: rates.RatesWritten, window: Window, requests: int) -> None:
+def publish_summary(written: rates_store.RatesWritten, window: Window, requests: int) -> None:
     """A table artifact of what the run wrote, rejected and found missing."""
     missing = ", ".join(str(d) for d in written.missing_dates[:20])
     if len(written.missing_dates) > 20:

@@ -29,5 +29,7 @@ RECHECK_DAYS = 7
 """A catch-up re-reads this many days before the latest stored date, to catch restatements."""
 FIRST_RUN_DAYS = 7
 """With an empty warehouse and no dates, the first catch-up covers this many days."""
+MAX_HEALED_GAPS = 30
+"""At most this many missing dates are re-asked per catch-up; the rest wait for later runs."""
 MAX_DYNAMIC_DAYS = 40 * 366
 """The longest range asked of XML_dynamic in one request (all history fits in one)."""

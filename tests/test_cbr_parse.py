@@ -139,3 +139,9 @@ def test_daily_bad_record_is_reported_not_fatal():
     assert len(document.bad) == 1
     assert "Nominal is not an integer" in document.bad[0].reason
     assert document.bad[0].element["CharCode"] == "KZT"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CBR.glob("XML_daily_2025-*.xml")))
+def test_published_unit_rate_agrees_with_value_over_nominal(name):
+    for record in parse_daily(load(name)).records:
+        assert record.published_unit_rate.normalize() == record.unit_rate.normalize()

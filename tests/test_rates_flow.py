@@ -20,7 +20,7 @@ def data_files(warehouse) -> dict[str, bytes]:
     """Every data file, the loads ledger aside (each run adds its row there by design)."""
     return {str(p.relative_to(warehouse.root)): p.read_bytes()
             for p in sorted(warehouse.root.rglob("*.parquet"))
-            if not p.relative_to(warehouse.root).parts[0] == "loads"}
+            if p.relative_to(warehouse.root).parts[0] != "loads"}
 
 
 def stored(warehouse, code: str) -> list[tuple]:
@@ -129,7 +129,7 @@ def test_server_error_storm_fails_clearly_and_writes_nothing(cbr_env, warehouse)
     ingest_rates(start=dt.date(2025, 3, 28), end=dt.date(2025, 4, 3), currencies=["CNY"])
     before = data_files(warehouse)
     cbr_env.faults.extend([status(503)] * 50)
-    with pytest.raises(TransientSourceError, match="HTTP 503.*gave up after 4 attempts"):
+    with pytest.raises(TransientSourceError, match=r"HTTP 503.*gave up after 4 attempts"):
         ingest_rates(start=dt.date(2025, 3, 20), end=dt.date(2025, 4, 3), currencies=["CNY"])
     assert data_files(warehouse) == before
 

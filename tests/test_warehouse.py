@@ -188,5 +188,5 @@ def test_query_refuses_anything_that_writes(warehouse, sql):
 
 
 def test_query_cannot_read_outside_the_data_directory(warehouse):
-    with pytest.raises(Exception, match="disabled|Permission"):
+    with pytest.raises(Exception, match=r"disabled|Permission"):
         run_query(warehouse, "SELECT * FROM read_csv('/etc/passwd')")

@@ -17,11 +17,15 @@ import pyarrow as pa
 from schemas import (
     CURRENCIES,
     CURRENCY_LINEAGE,
+    FEED_STATE,
     LOADS,
+    NEWS,
+    NEWS_REVISIONS,
     QUARANTINE,
     RATE_REVISIONS,
     RATES,
     SCO_COUNTRIES,
+    UNPUBLISHED_DATES,
 )
 from schemas.table import Table
 from warehouse.layout import CATALOG_FILE, file_glob
@@ -29,6 +33,7 @@ from warehouse.views import DERIVED_VIEWS
 
 BASE_TABLES: list[Table] = [
     RATES, RATE_REVISIONS, CURRENCIES, SCO_COUNTRIES, CURRENCY_LINEAGE, QUARANTINE, LOADS,
+    NEWS, NEWS_REVISIONS, FEED_STATE, UNPUBLISHED_DATES,
 ]
 
 

@@ -20,6 +20,8 @@ import pyarrow.parquet as pq
 
 JOURNAL_DIR = "_journal"
 TMP_SUFFIX = ".tmp"
+FOREIGN_DIRS = ("prefect",)
+"""Directories under the data directory that belong to other programs."""
 PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
 
 
@@ -78,8 +80,13 @@ def recover(root: Path) -> list[str]:
             journal.unlink()
             done.append(f"completed interrupted commit {journal.stem} ({len(entries)} files)")
     for tmp in root.rglob(f"*{TMP_SUFFIX}"):
-        tmp.unlink()
-        done.append(f"removed unfinished file {tmp.relative_to(root)}")
+        relative = tmp.relative_to(root)
+        # Only our own staging names: `.name.<id>.tmp`, or a journal being written. Other
+        # tenants of the data directory (the Prefect server of `sco-etl serve`) are left be.
+        ours = tmp.name.startswith(".") or relative.parts[0] == JOURNAL_DIR
+        if ours and relative.parts[0] not in FOREIGN_DIRS:
+            tmp.unlink()
+            done.append(f"removed unfinished file {relative}")
     return done
 
 

@@ -19,7 +19,8 @@ def table_dir(root: Path, table: Table) -> Path:
 
 def partition_path(root: Path, table: Table, values: tuple[int, ...]) -> Path:
     """`<root>/<table>/year=2025/data.parquet`; values are integers, so no input reaches a path."""
-    parts = [f"{level}={int(value)}" for level, value in zip(table.partition_by, values, strict=True)]
+    levels = zip(table.partition_by, values, strict=True)
+    parts = [f"{level}={int(value)}" for level, value in levels]
     return table_dir(root, table).joinpath(*parts, DATA_FILE)
 
 

@@ -77,6 +77,21 @@ def append_distinct(table: Table, existing: pa.Table | None, incoming: pa.Table)
     return pa.Table.from_pandas(new, schema=table.arrow_schema, preserve_index=False)
 
 
+def drop_keys(table: Table, existing: pa.Table, doomed: pa.Table) -> pa.Table | None:
+    """`existing` without the rows whose key is in `doomed`; None if none of them is there."""
+    key = list(table.key)
+    old = _frame(existing)
+    gone = _frame(doomed)
+    if len(key) > 1:
+        stored, removed = pd.MultiIndex.from_frame(old[key]), pd.MultiIndex.from_frame(gone[key])
+    else:
+        stored, removed = pd.Index(old[key[0]]), pd.Index(gone[key[0]])
+    hit = stored.isin(removed)
+    if not hit.any():
+        return None
+    return pa.Table.from_pandas(old[~hit], schema=table.arrow_schema, preserve_index=False)
+
+
 def _frame(rows: pa.Table) -> pd.DataFrame:
     return rows.to_pandas(types_mapper=pd.ArrowDtype)
 

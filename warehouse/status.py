@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas import LOADS, RATES
+from schemas import LOADS, RATES, UNPUBLISHED_DATES
 from warehouse.catalog import BASE_TABLES
 from warehouse.store import Warehouse
 
@@ -21,6 +21,7 @@ class WarehouseStatus:
     latest_rate_date: dt.date | None
     first_rate_date: dt.date | None
     rate_dates: set[dt.date]
+    unpublished_dates: set[dt.date]
     recent_loads: list[dict]
 
 
@@ -34,6 +35,8 @@ def warehouse_status(warehouse: Warehouse, loads: int = 5) -> WarehouseStatus:
         latest_rate_date=pc.max(dates).as_py() if len(dates) else None,
         first_rate_date=pc.min(dates).as_py() if len(dates) else None,
         rate_dates=set(pc.unique(dates).to_pylist()) if len(dates) else set(),
+        unpublished_dates=set(warehouse.read(UNPUBLISHED_DATES, columns=["rate_date"])
+                              .column("rate_date").to_pylist()),
         recent_loads=recent,
     )
 

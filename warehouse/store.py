@@ -20,7 +20,7 @@ from warehouse import catalog
 from warehouse.journal import Transaction, recover
 from warehouse.layout import partition_path, split_by_partition, table_dir
 from warehouse.lock import WriterLock
-from warehouse.merge import Merged, append_distinct, merge_by_key
+from warehouse.merge import Merged, append_distinct, drop_keys, merge_by_key
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,19 @@ class Warehouse:
 
     def read(self, table: Table, columns: list[str] | None = None) -> pa.Table:
         """Every stored row of `table` (committed files only)."""
+        return self.dataset(table).to_table(columns=columns or table.column_names)
+
+    def dataset(self, table: Table) -> ds.Dataset:
+        """The committed files of `table` as an Arrow dataset, read lazily (temporary files,
+        named `.…tmp`, and the `_journal` are never part of it)."""
         directory = table_dir(self.root, table)
         if not directory.exists():
-            return table.empty().select(columns or table.column_names)
-        dataset = ds.dataset(
+            return ds.dataset(table.empty())
+        return ds.dataset(
             directory, format="parquet", schema=table.arrow_schema,
             partitioning="hive" if table.partition_by else None,
             exclude_invalid_files=False,
         )
-        return dataset.to_table(columns=columns or table.column_names)
 
     @contextmanager
     def write(self) -> Iterator[Writer]:
@@ -127,6 +131,22 @@ class Writer:
                 added += combined.num_rows - (current.num_rows if current is not None else 0)
                 self._pending[path] = combined
         return added
+
+    def delete(self, table: Table, rows: pa.Table) -> int:
+        """Remove the stored rows with the keys of `rows`, from the partitions `rows` fall in.
+
+        For a row whose partition column changed (a news item re-dated): delete the stored
+        version from its old partition, then upsert the new one.
+        """
+        removed = 0
+        for values, part in split_by_partition(table, rows).items():
+            path = partition_path(self.root, table, values)
+            current = self._current(path, table)
+            kept = None if current is None else drop_keys(table, current, part)
+            if kept is not None:
+                removed += current.num_rows - kept.num_rows
+                self._pending[path] = kept
+        return removed
 
     def replace(self, table: Table, rows: pa.Table) -> bool:
         """Replace an unpartitioned table whole, if its content differs; say whether it did."""

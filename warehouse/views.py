@@ -9,30 +9,37 @@ REDENOMINATION = "DATE '1998-01-01'"
 # to today; a retired one (BYR after June 2016) stops at its last rate.
 ACTIVE_WITHIN_DAYS = 45
 
+IN_FORCE_UNTIL = f"""
+CREATE OR REPLACE MACRO in_force_until(rate_date, next_date, last_published) AS
+-- The last day a publication is in force: the day before the next one of its currency ID;
+-- for the latest one, today while the currency is still quoted, else its own day only.
+coalesce(next_date - 1,
+         CASE WHEN rate_date >= last_published - {ACTIVE_WITHIN_DAYS}
+              THEN greatest(last_published, current_date)
+              ELSE rate_date END)
+"""
+
+RATE_PERIODS = """
+CREATE OR REPLACE VIEW rate_periods AS
+WITH latest AS (SELECT max(rate_date) AS last_published FROM rates)
+SELECT r.*,
+       in_force_until(r.rate_date,
+                      lead(r.rate_date) OVER (PARTITION BY r.cbr_id ORDER BY r.rate_date),
+                      l.last_published) AS in_force_until
+FROM rates r, latest l
+"""
+
 RATES_DAILY = f"""
 CREATE OR REPLACE VIEW rates_daily AS
-WITH latest AS (SELECT max(rate_date) AS last_published FROM rates),
-spans AS (
-    SELECT cbr_id, min(rate_date) AS first_date,
-           CASE WHEN max(rate_date) >= any_value(l.last_published) - {ACTIVE_WITHIN_DAYS}
-                THEN greatest(any_value(l.last_published), current_date)
-                ELSE max(rate_date) END AS last_date
-    FROM rates, latest l GROUP BY cbr_id
-),
-calendar AS (
-    SELECT cbr_id,
-           CAST(unnest(generate_series(first_date, last_date, INTERVAL 1 DAY)) AS DATE)
-               AS as_of_date
-    FROM spans
-)
-SELECT c.as_of_date, r.rate_date, r.cbr_id, r.char_code, r.num_code, r.nominal, r.value,
-       r.unit_rate,
-       CASE WHEN r.rate_date < {REDENOMINATION}
-            THEN CAST(r.unit_rate / 1000 AS DECIMAL(38, 15))
-            ELSE CAST(r.unit_rate AS DECIMAL(38, 15)) END AS unit_rate_rub,
-       r.frequency,
-       CAST(c.as_of_date - r.rate_date AS INTEGER) AS days_since_publication
-FROM calendar c ASOF JOIN rates r ON c.cbr_id = r.cbr_id AND c.as_of_date >= r.rate_date
+SELECT CAST(unnest(generate_series(p.rate_date, p.in_force_until, INTERVAL 1 DAY)) AS DATE)
+           AS as_of_date,
+       p.rate_date, p.cbr_id, p.char_code, p.num_code, p.nominal, p.value, p.unit_rate,
+       CASE WHEN p.rate_date < {REDENOMINATION}
+            THEN CAST(p.unit_rate / 1000 AS DECIMAL(38, 15))
+            ELSE CAST(p.unit_rate AS DECIMAL(38, 15)) END AS unit_rate_rub,
+       p.frequency,
+       CAST(as_of_date - p.rate_date AS INTEGER) AS days_since_publication
+FROM rate_periods p
 """
 
 SCO_CURRENCIES = """
@@ -63,11 +70,36 @@ QUALIFY row_number() OVER (
 
 BOARD_MACRO = """
 CREATE OR REPLACE MACRO board(d) AS TABLE
+-- currency_board on one day, from the publications in force that day: a filter on the
+-- day cannot reach into the calendar of every day that currency_board is built on.
+WITH spans AS (SELECT cbr_id, max(rate_date) AS last_rate FROM rates GROUP BY cbr_id),
+latest AS (SELECT max(last_rate) AS last_published FROM spans),
+as_of AS (
+    SELECT cbr_id, max(rate_date) AS rate_date FROM rates
+    WHERE rate_date <= CAST(d AS DATE) GROUP BY cbr_id
+),
+in_force AS (
+    SELECT r.* FROM rates r
+    JOIN as_of a USING (cbr_id, rate_date)
+    JOIN spans s USING (cbr_id), latest l
+    WHERE r.rate_date < s.last_rate
+       OR CAST(d AS DATE) <= in_force_until(r.rate_date, CAST(NULL AS DATE), l.last_published)
+),
+quoted AS (
+    SELECT s.country, i.rate_date, i.char_code, sc.name_en AS currency, i.nominal, i.value,
+           i.unit_rate
+    FROM in_force i
+    JOIN sco_currencies sc USING (cbr_id)
+    JOIN sco_countries s
+      ON s.country = sc.country
+     AND CAST(d AS DATE) BETWEEN s.valid_from AND coalesce(s.valid_to, DATE '9999-12-31')
+    QUALIFY row_number() OVER (PARTITION BY s.country ORDER BY i.rate_date DESC, i.cbr_id DESC) = 1
+)
 SELECT CAST(d AS DATE) AS as_of_date, b.rate_date, s.country, s.status,
        coalesce(b.char_code, s.char_code) AS char_code, b.currency, b.nominal, b.value,
        b.unit_rate
 FROM sco_countries s
-LEFT JOIN currency_board b ON b.country = s.country AND b.as_of_date = CAST(d AS DATE)
+LEFT JOIN quoted b ON b.country = s.country
 WHERE CAST(d AS DATE) BETWEEN s.valid_from AND coalesce(s.valid_to, DATE '9999-12-31')
   AND s.char_code <> 'RUB'
 ORDER BY list_position(['member', 'observer', 'dialogue_partner', 'partner'], s.status),
@@ -95,14 +127,55 @@ FROM unit_rates_daily b JOIN unit_rates_daily q USING (as_of_date)
 WHERE b.char_code <> q.char_code
 """
 
-CROSS_RATE_MACRO = """
+CROSS_RATE_MACRO = f"""
 CREATE OR REPLACE MACRO cross_rate(base, quote) AS TABLE
-SELECT as_of_date, base_code, quote_code, rate FROM cross_rates
-WHERE base_code = upper(base) AND quote_code = upper(quote)
+-- cross_rates for one pair, computed from the two currencies' publications only.
+WITH latest AS (SELECT max(rate_date) AS last_published FROM rates),
+wanted AS (SELECT DISTINCT cbr_id FROM rates WHERE char_code IN (upper(base), upper(quote))),
+periods AS (
+    SELECT r.rate_date, r.cbr_id, r.char_code, r.unit_rate,
+           in_force_until(r.rate_date,
+                          lead(r.rate_date) OVER (PARTITION BY r.cbr_id ORDER BY r.rate_date),
+                          l.last_published) AS until
+    FROM rates r, latest l
+    WHERE r.cbr_id IN (SELECT cbr_id FROM wanted)
+),
+daily AS (
+    SELECT CAST(unnest(generate_series(rate_date, until, INTERVAL 1 DAY)) AS DATE) AS as_of_date,
+           rate_date, cbr_id, char_code, unit_rate
+    FROM periods
+),
+unit AS (
+    SELECT as_of_date, char_code, unit_rate FROM daily
+    QUALIFY row_number() OVER (
+        PARTITION BY as_of_date, char_code ORDER BY rate_date DESC, cbr_id DESC) = 1
+    UNION ALL
+    -- the ruble, on the days the other currency has a rate (as unit_rates_daily has it)
+    SELECT DISTINCT as_of_date,
+           CASE WHEN as_of_date < {REDENOMINATION} THEN 'RUR' ELSE 'RUB' END,
+           CAST(1 AS DECIMAL(38, 12))
+    FROM daily
+)
+SELECT b.as_of_date, b.char_code AS base_code, q.char_code AS quote_code,
+       CAST(b.unit_rate AS DOUBLE) / CAST(q.unit_rate AS DOUBLE) AS rate
+FROM unit b JOIN unit q USING (as_of_date)
+WHERE b.char_code = upper(base) AND q.char_code = upper(quote) AND b.char_code <> q.char_code
 ORDER BY as_of_date
 """
 
+NEWS_FEED = """
+CREATE OR REPLACE VIEW news_feed AS
+-- The seed page's headline list: newest first, Moscow wall-clock time, each story once.
+SELECT strftime(timezone('Europe/Moscow', published_at), '%d.%m.%Y %H:%M') AS published_msk,
+       title, url, source, language, published_at, published_at_source, item_id
+FROM news
+WHERE duplicate_of IS NULL
+ORDER BY published_at DESC, item_id
+"""
+
 DERIVED_VIEWS = [
+    IN_FORCE_UNTIL,
+    RATE_PERIODS,
     RATES_DAILY,
     SCO_CURRENCIES,
     CURRENCY_BOARD,
@@ -110,4 +183,5 @@ DERIVED_VIEWS = [
     UNIT_RATES_DAILY,
     CROSS_RATES,
     CROSS_RATE_MACRO,
+    NEWS_FEED,
 ]

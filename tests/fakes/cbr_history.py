@@ -131,6 +131,8 @@ class History:
     last_date: dt.date
     first_date: dt.date = FIRST
     series: list[Series] = field(default_factory=_series)
+    unpublished: set[dt.date] = field(default_factory=set)
+    """Dates the rule expects but CBR skipped, as when a decree moves a holiday."""
 
     def __post_init__(self) -> None:
         self.by_id = {s.cbr_id: s for s in self.series}
@@ -138,7 +140,8 @@ class History:
 
     @cached_property
     def publication_dates(self) -> list[dt.date]:
-        return list(calendar.publication_dates(self.first_date, self.last_date))
+        return [day for day in calendar.publication_dates(self.first_date, self.last_date)
+                if day not in self.unpublished]
 
     @cached_property
     def values(self) -> dict[str, dict[dt.date, tuple[int, Decimal]]]:
@@ -148,7 +151,7 @@ class History:
     def latest_on_or_before(self, day: dt.date) -> dt.date | None:
         day = min(day, self.last_date)
         while day >= self.first_date:
-            if calendar.is_publication_date(day):
+            if calendar.is_publication_date(day) and day not in self.unpublished:
                 return day
             day -= dt.timedelta(days=1)
         return None

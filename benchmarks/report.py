@@ -1,0 +1,289 @@
+"""The figures as a table, and the targets of issue 6 judged against them."""
+
+from __future__ import annotations
+
+import statistics
+
+from benchmarks.settings import TARGETS
+
+SECTIONS = ("backfill", "catchup", "queries", "news")
+
+
+def render(figures: dict) -> str:
+    """The whole table as plain text (also pasted into docs/PERFORMANCE.md)."""
+    lines = [_heading(figures), ""]
+    lines += _backfill(figures)
+    lines += [""] + _catchup(figures)
+    lines += [""] + _queries(figures)
+    lines += [""] + _news(figures)
+    lines += ["", "Targets"]
+    for target in figures.get("targets") or targets(figures):
+        mark = {True: "met   ", False: "MISSED", None: "n/a   "}[target["met"]]
+        lines.append(f"  [{mark}] {target['target']}: {target['measured']}")
+    return "\n".join(lines)
+
+
+def targets(figures: dict) -> list[dict]:
+    """Each target of the issue with what was measured and whether it was met."""
+    out = []
+
+    def add(name: str, measured, met: bool | None, shown: str | None = None) -> None:
+        out.append({"target": name, "measured": shown if shown is not None else measured,
+                    "met": met})
+
+    backfill = figures.get("backfill", {})
+    for ms, section in backfill.items():
+        sco = section["sco_etl"]
+        ids = max(sco["server"]["dynamic_ids"], 1)
+        add(f"backfill at {ms} ms: <= {TARGETS['backfill_requests_per_id']} HTTP requests per "
+            "currency ID", sco["requests"] / ids,
+            sco["requests"] / ids <= TARGETS["backfill_requests_per_id"],
+            f"{sco['requests']} requests / {ids} IDs = {sco['requests'] / ids:.2f}")
+        add(f"backfill at {ms} ms: <= {TARGETS['backfill_task_runs']} Prefect task runs",
+            sco["task_runs"], sco["task_runs"] <= TARGETS["backfill_task_runs"])
+        rss = _rss(sco)
+        add(f"backfill at {ms} ms: peak RSS < {TARGETS['backfill_peak_rss_mb']:.0f} MB",
+            rss, rss < TARGETS["backfill_peak_rss_mb"], f"{rss:.0f} MB (flow process)")
+    if "50" in backfill:
+        section = backfill["50"]
+        speed = section["peer"]["scaled_seconds"] / section["sco_etl"]["seconds"]
+        goal = TARGETS["backfill_speedup_at_50ms"]
+        add(f"backfill at 50 ms: >= {goal:.0f}x faster than the peer (flow, Prefect running)",
+            speed, speed >= goal, f"{speed:.1f}x")
+        if "cli" in section:
+            speed = section["peer"]["scaled_seconds"] / section["cli"]["seconds"]
+            add(f"backfill at 50 ms: >= {goal:.0f}x faster than the peer (plain CLI, "
+                "temporary Prefect server included)", speed, speed >= goal, f"{speed:.1f}x")
+    if "0" in backfill:
+        work = backfill["0"]["sco_etl"]["seconds"]
+        goal = TARGETS["backfill_work_seconds_loopback"]
+        add(f"backfill on loopback: own work < {goal:.0f} s (Prefect server already running)",
+            work, work < goal, f"{work:.1f} s")
+    catchup = figures.get("catchup", {})
+    for ms, stores in catchup.get("latencies", {}).items():
+        small, large = _catchup_pair(stores)
+        ratio = _median(large, "seconds") / _median(small, "seconds")
+        add(f"catch-up at {ms} ms: cost ratio {_years(stores)} <= {TARGETS['catchup_ratio']}",
+            ratio, ratio <= TARGETS["catchup_ratio"], f"{ratio:.2f} (wall time)")
+        only = _only_changed(catchup, stores)
+        add(f"catch-up at {ms} ms: only changed partitions rewritten", only, only,
+            "yes" if only else f"no: {_rewritten(stores)}")
+    queries = figures.get("queries", {}).get("queries", {})
+    for name, query in queries.items():
+        goal = TARGETS["query_speedup"]
+        add(f"query {name}: >= {goal:.0f}x faster than pandas", query["speedup"],
+            query["speedup"] >= goal, f"{query['speedup']:.1f}x "
+            f"({query['duckdb_ms']:.0f} ms vs {query['pandas_ms']:.0f} ms)")
+    if "monthly_average" in queries:
+        ms = queries["monthly_average"]["duckdb_ms"]
+        goal = TARGETS["monthly_average_ms"]
+        add(f"monthly average over all history < {goal:.0f} ms", ms, ms < goal, f"{ms:.0f} ms")
+    news = figures.get("news", {})
+    if news.get("status") == "measured":
+        goal = TARGETS["news_ingest_seconds"]
+        add(f"news: {news['items']:,} items ingested < {goal:.0f} s", news["ingest_seconds"],
+            news["ingest_seconds"] < goal, f"{news['ingest_seconds']:.1f} s")
+        goal = TARGETS["news_reingest_seconds"]
+        for kind in ("same", "rebuilt"):
+            seconds, rows = news[f"reingest_{kind}_seconds"], news[f"reingest_{kind}_rows_written"]
+            add(f"news: unchanged re-ingest ({kind} document) < {goal:.0f} s, 0 rows written",
+                seconds, seconds < goal and rows == 0, f"{seconds:.1f} s, {rows} rows written")
+    elif news:
+        add("news section", None, None, f"pending: {news.get('reason')}")
+    return out
+
+
+def _heading(figures: dict) -> str:
+    m, load = figures["machine"], figures.get("load_average", {})
+    history = figures.get("history", {})
+    text = (f"sco-etl benchmarks ({figures['profile']} profile, {figures.get('mode')}) — "
+            f"history {history.get('first')}..{history.get('last')}, "
+            f"{history.get('currency_ids')} CBR currency IDs served\n"
+            f"machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['ram_gb']} GB RAM, "
+            f"Python {m['python']}, Prefect {m['prefect']}, DuckDB {m['duckdb']}, "
+            f"pandas {m['pandas']}")
+    if load:
+        text += (f"\nload average (1 min) during the run: min {load['min']:.1f}, "
+                 f"mean {load['mean']:.1f}, max {load['max']:.1f}")
+    if "prefect_server_startup_seconds" in figures:
+        text += (f"\nPrefect server start (once, for the suite): "
+                 f"{figures['prefect_server_startup_seconds']:.1f} s")
+    return text
+
+
+def _table(title: str, columns: list[str], rows: list[tuple[str, list[str]]]) -> list[str]:
+    width = max([len(label) for label, _ in rows] + [len(title)]) + 2
+    cells = [max([len(c)] + [len(values[i]) for _, values in rows]) + 2
+             for i, c in enumerate(columns)]
+    lines = [title.ljust(width) + "".join(c.rjust(w) for c, w in zip(columns, cells, strict=True))]
+    for label, values in rows:
+        lines.append(("  " + label).ljust(width)
+                     + "".join(v.rjust(w) for v, w in zip(values, cells, strict=True)))
+    return lines
+
+
+def _backfill(figures: dict) -> list[str]:
+    backfill = figures.get("backfill", {})
+    if not backfill:
+        return ["1. Full-history backfill: not run"]
+    latencies = list(backfill)
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, cell) -> None:
+        rows.append((label, [cell(backfill[ms]) for ms in latencies]))
+
+    def task(name):
+        return lambda s: _s(s["sco_etl"]["task_seconds"].get(name))
+
+    row("sco-etl flow, Prefect server running (s)", lambda s: _s(s["sco_etl"]["seconds"]))
+    row("  CPU time of the flow process (s)", lambda s: _s(s["sco_etl"].get("cpu_seconds")))
+    for name in ("fetch-currency-directory", "fetch-cbr-documents", "parse-cbr-documents",
+                 "validate-rates", "write-rates", "publish-rates-summary"):
+        row(f"  task {name} (s)", task(name))
+    row("  flow overhead outside tasks (s)",
+        lambda s: _s(s["sco_etl"]["seconds"] - s["sco_etl"]["tasks_total_seconds"]))
+    row("sco-etl CLI, temporary Prefect server (s)", lambda s: _s(s.get("cli", {}).get("seconds")))
+    row("  Prefect fixed start-up = CLI - flow (s)", lambda s: _s(
+        s["cli"]["seconds"] - s["sco_etl"]["seconds"]) if "cli" in s else "-")
+    row("  import of the flow module (s)", lambda s: _s(s["sco_etl"].get("import_seconds")))
+    row("HTTP requests (dynamic IDs)", lambda s: f"{s['sco_etl']['requests']} "
+        f"({s['sco_etl']['server']['dynamic_ids']})")
+    row("Prefect task runs", lambda s: str(s["sco_etl"]["task_runs"]))
+    row("rows written", lambda s: f"{s['sco_etl']['rows_written']:,}")
+    row("peak RSS, flow process (MB)", lambda s: _mb(_rss(s["sco_etl"])))
+    row("peak RSS, CLI process / tree (MB)", lambda s: (
+        f"{s['cli']['peak_rss_mb']:.0f} / {s['cli']['peak_tree_rss_mb']:.0f}" if "cli" in s
+        else "-"))
+    row("peer cbrf day by day, whole history (s)", lambda s: _s(s["peer"]["scaled_seconds"]))
+    row("  timed on a slice of N days (s / N)", lambda s: (
+        f"{s['peer']['seconds']:.1f} / {s['peer']['requests']}"))
+    row("  CPU time in the slice (s)", lambda s: _s(s["peer"].get("cpu_seconds")))
+    row("  requests, whole history", lambda s: f"{s['peer']['full_requests']:,}")
+    row("  rows written in the slice", lambda s: f"{s['peer']['rows']:,}")
+    row("  peak RSS, peer process (MB)", lambda s: _mb(_rss(s["peer"])))
+    row("ratio peer / sco-etl flow", lambda s: _x(s["peer"]["scaled_seconds"]
+                                                  / s["sco_etl"]["seconds"]))
+    row("ratio peer / sco-etl CLI", lambda s: _x(
+        s["peer"]["scaled_seconds"] / s["cli"]["seconds"]) if "cli" in s else "-")
+    if "sco_etl_no_interval" in backfill.get("0", {}):
+        free = backfill["0"]["sco_etl_no_interval"]
+        rows.append(("flow with SCO_ETL_REQUEST_INTERVAL=0 (s)",
+                     [_s(free["seconds"]) if ms == "0" else "-" for ms in latencies]))
+        rows.append(("  cost of the default 0.1 s interval (s)",
+                     [_s(backfill["0"]["sco_etl"]["seconds"] - free["seconds"]) if ms == "0"
+                      else "-" for ms in latencies]))
+    return _table("1. Full-history backfill", [f"{ms} ms" for ms in latencies], rows)
+
+
+def _catchup(figures: dict) -> list[str]:
+    catchup = figures.get("catchup", {})
+    if not catchup:
+        return ["2. Daily catch-up: not run"]
+    latencies = list(catchup["latencies"])
+    stores = catchup["stores"]
+    years = sorted(stores, key=int)
+    columns = [f"{y}y @ {ms} ms" for ms in latencies for y in years]
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, cell) -> None:
+        rows.append((label, [cell(catchup["latencies"][ms][y]["runs"])
+                             for ms in latencies for y in years]))
+
+    rows.append(("history stored (rows)", [f"{stores[y]['rows']:,}"
+                                           for _ in latencies for y in years]))
+    row("wall time, median (s)", lambda runs: _s(_median(runs, "seconds")))
+    row("  tasks other than fetching (s)", lambda runs: _s(statistics.median(
+        r["tasks_total_seconds"] - r["task_seconds"].get("fetch-cbr-documents", 0)
+        for r in runs)))
+    row("HTTP requests", lambda runs: str(runs[0]["requests"]))
+    row("rows written", lambda runs: str(runs[0]["rows_written"]))
+    row("Parquet bytes written", lambda runs: f"{_median(runs, 'bytes_changed'):,.0f}")
+    row("catalog (sco.duckdb) bytes", lambda runs: f"{_median(runs, 'catalog_bytes'):,.0f}")
+    row("files written", lambda runs: str(len(runs[0]["files_changed"])))
+    row("rates partitions rewritten", lambda runs: ",".join(
+        p.split("=")[-1] for p in runs[0]["rates_partitions_rewritten"]) or "none")
+    lines = _table("2. Daily catch-up", columns, rows)
+    for ms in latencies:
+        small, large = _catchup_pair(catchup["latencies"][ms])
+        lines.append(f"  ratio {_years(catchup['latencies'][ms])} at {ms} ms: wall "
+                     f"{_median(large, 'seconds') / _median(small, 'seconds'):.2f}, bytes "
+                     f"{_median(large, 'bytes_changed') / max(_median(small, 'bytes_changed'), 1):.2f}"
+                     f"; only changed partitions rewritten: "
+                     f"{'yes' if _only_changed(catchup, catchup['latencies'][ms]) else 'no'}")
+    return lines
+
+
+def _queries(figures: dict) -> list[str]:
+    queries = figures.get("queries", {}).get("queries", {})
+    if not queries:
+        return ["3. Queries: not run"]
+    rows = [(q["description"], [f"{q['duckdb_ms']:.1f}", f"{q['duckdb_fresh_connection_ms']:.1f}",
+                                f"{q['pandas_ms']:.1f}", _x(q["speedup"]),
+                                f"{q['duckdb_rows']}/{q['pandas_rows']}"])
+            for q in queries.values()]
+    title = f"3. Queries, median of {figures['queries']['runs']} (ms)"
+    return _table(title, ["DuckDB", "DuckDB+connect", "pandas", "ratio", "rows"], rows)
+
+
+def _news(figures: dict) -> list[str]:
+    news = figures.get("news", {})
+    if news.get("status") != "measured":
+        return [f"4. News: {news.get('status', 'not run')} — {news.get('reason', '')}"]
+    rows = [
+        (f"ingest a {news['items']:,}-item feed (s)", _s(news["ingest_seconds"])),
+        ("  rows written", f"{news['ingest_rows_written']:,}"),
+        ("re-ingest, same document (s)", _s(news["reingest_same_seconds"])),
+        ("  rows written", str(news["reingest_same_rows_written"])),
+        ("re-ingest, rebuilt document, same items (s)", _s(news["reingest_rebuilt_seconds"])),
+        ("  rows written", str(news["reingest_rebuilt_rows_written"])),
+        ("news files rewritten by the re-ingests", str(news["news_files_rewritten_by_reingests"])),
+        ("a 1-item feed, for Prefect's per-run cost (s)", _s(news["tiny_feed_seconds"])),
+        ("article extraction, site layout (ms, median)",
+         f"{news['article_extract_layout_ms_median']:.1f}"),
+        ("article extraction, trafilatura fallback (ms, median)",
+         f"{news['article_extract_trafilatura_ms_median']:.1f}"),
+        (f"fetch + extract {news['articles_fetched']} articles, 4 workers (ms each)",
+         f"{news['article_fetch_and_extract_ms_per_article']:.1f}"),
+    ]
+    return _table("4. News", ["value"], [(label, [value]) for label, value in rows])
+
+
+def _catchup_pair(stores: dict) -> tuple[list[dict], list[dict]]:
+    years = sorted(stores, key=int)
+    return stores[years[0]]["runs"], stores[years[-1]]["runs"]
+
+
+def _years(stores: dict) -> str:
+    years = sorted(stores, key=int)
+    return f"{years[-1]}y/{years[0]}y"
+
+
+def _rewritten(stores: dict) -> list[str]:
+    return sorted({p for store in stores.values() for run in store["runs"]
+                   for p in run["rates_partitions_rewritten"]})
+
+
+def _only_changed(catchup: dict, stores: dict) -> bool:
+    return set(_rewritten(stores)) <= set(catchup["expected_partitions"]) and all(
+        run["rows_written"] > 0 for store in stores.values() for run in store["runs"])
+
+
+def _median(runs: list[dict], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def _rss(result: dict) -> float:
+    process = result.get("process")
+    return process["peak_rss_mb"] if process else result["peak_rss_mb"]
+
+
+def _s(value) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _mb(value) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _x(value: float) -> str:
+    return f"{value:.1f}x"

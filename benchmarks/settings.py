@@ -1,0 +1,73 @@
+"""The two profiles of the suite: the full one, and the quick one the test command runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+LATEST_JSON = RESULTS_DIR / "latest.json"
+FIRST_RATE_DATE = dt.date(1992, 7, 1)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much history to serve and how much work each section does.
+
+    Attributes:
+        name: `full` or `quick`.
+        history_years: years of synthetic history the fake CBR serves; None for all of it.
+        currencies: ISO codes to ingest; None for sco-etl's default (every SCO currency).
+        peer_days: calendar days the peer fetches day by day; its figure for the whole
+            history is scaled by request count.
+        catchup_years: years of history stored before the catch-up runs (small, large).
+        catchup_runs: catch-up repetitions per store (median reported).
+        query_runs: timed repetitions per query (after one warm-up; median reported).
+        news_items: items in the synthetic feed.
+        news_articles: article pages for the extraction timing.
+        cli: also time the plain `sco-etl rates` CLI, temporary Prefect server included.
+        warm_up: one unmeasured backfill first (fills the server's cache and the OS's).
+        interval_cost: one more loopback backfill with SCO_ETL_REQUEST_INTERVAL=0.
+        catchup_every_latency: the catch-up at every latency, not only the first.
+    """
+
+    name: str
+    history_years: int | None
+    currencies: tuple[str, ...] | None
+    peer_days: int
+    catchup_years: tuple[int, int]
+    catchup_runs: int
+    query_runs: int
+    news_items: int
+    news_articles: int
+    cli: bool
+    warm_up: bool = True
+    interval_cost: bool = True
+    catchup_every_latency: bool = True
+
+
+FULL = Profile(
+    name="full", history_years=None, currencies=None, peer_days=366,
+    catchup_years=(1, 30), catchup_runs=3, query_runs=7, news_items=10_000,
+    news_articles=200, cli=True,
+)
+QUICK = Profile(
+    name="quick", history_years=2, currencies=("CNY", "KZT", "INR", "IRR"), peer_days=20,
+    catchup_years=(1, 2), catchup_runs=1, query_runs=3, news_items=200, news_articles=10,
+    cli=False, warm_up=False, interval_cost=False, catchup_every_latency=False,
+)
+
+TARGETS = {
+    "backfill_requests_per_id": 3,
+    "backfill_task_runs": 100,
+    "backfill_speedup_at_50ms": 30.0,
+    "backfill_peak_rss_mb": 600.0,
+    "backfill_work_seconds_loopback": 5.0,
+    "catchup_ratio": 1.3,
+    "query_speedup": 3.0,
+    "monthly_average_ms": 50.0,
+    "news_ingest_seconds": 15.0,
+    "news_reingest_seconds": 3.0,
+}
+"""The targets of issue 6 (on the 2-core build machine)."""

@@ -1,0 +1,178 @@
+"""The deployments of `prefect.yaml`, as Python objects for `serve()`.
+
+`prefect.yaml` is the one source of truth: `prefect deploy --all` reads it for work pools, and
+this module reads the same entries (name, entrypoint, description, tags, parameters, schedules,
+concurrency limit) so `sco-etl serve` cannot drift from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from schemas.errors import ConfigError
+
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.deployments.runner import RunnerDeployment
+    from prefect.schedules import Schedule
+
+PREFECT_FILE = Path(__file__).resolve().parent.parent / "prefect.yaml"
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """One deployment entry of `prefect.yaml`."""
+
+    name: str
+    entrypoint: str
+    """`flows/rates.py:ingest_rates`: a file path relative to the project root, and a flow."""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+    schedules: tuple[dict[str, Any], ...] = ()
+    """Raw schedule entries: `cron` or `interval` (seconds), optional `timezone`."""
+    concurrency_limit: int | dict[str, Any] | None = None
+
+    @property
+    def module(self) -> str:
+        """The importable module of the entrypoint: `flows.rates`."""
+        path = self.entrypoint.split(":", 1)[0]
+        return path.removesuffix(".py").replace("/", ".")
+
+    @property
+    def function(self) -> str:
+        return self.entrypoint.split(":", 1)[1]
+
+
+def load_specs(path: Path = PREFECT_FILE) -> list[DeploymentSpec]:
+    """The deployments declared in `path`.
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or declares a deployment without a name
+            or an entrypoint.
+    """
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e}. Run from a sco-etl checkout.") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {e}") from e
+    specs = []
+    for entry in document.get("deployments") or []:
+        if not entry.get("name") or ":" not in (entry.get("entrypoint") or ""):
+            raise ConfigError(f"{path}: every deployment needs a name and a file.py:flow "
+                              f"entrypoint, got {entry!r}")
+        specs.append(DeploymentSpec(
+            name=entry["name"],
+            entrypoint=entry["entrypoint"],
+            description=" ".join((entry.get("description") or "").split()),
+            tags=tuple(entry.get("tags") or ()),
+            parameters=dict(entry.get("parameters") or {}),
+            schedules=tuple(entry.get("schedules") or ()),
+            concurrency_limit=entry.get("concurrency_limit"),
+        ))
+    return specs
+
+
+def select(specs: list[DeploymentSpec], names: list[str] | None) -> list[DeploymentSpec]:
+    """The specs called `names` (all of them for none), in file order.
+
+    Raises:
+        ConfigError: a name is not declared.
+    """
+    if not names:
+        return specs
+    known = {spec.name for spec in specs}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(f"no deployment called {', '.join(unknown)}; "
+                          f"prefect.yaml declares {', '.join(sorted(known))}")
+    return [spec for spec in specs if spec.name in names]
+
+
+def with_schedule(spec: DeploymentSpec, cron: str | None = None,
+                  interval: float | None = None, timezone: str | None = None) -> DeploymentSpec:
+    """The spec with its schedules replaced by one cron or interval (for demos and tests)."""
+    if (cron is None) == (interval is None):
+        raise ConfigError("give exactly one of a cron expression and an interval")
+    entry: dict[str, Any] = {"cron": cron} if cron else {"interval": interval}
+    if timezone:
+        entry["timezone"] = timezone
+    return replace(spec, schedules=(entry,))
+
+
+def schedules(spec: DeploymentSpec) -> list[Schedule]:
+    """Prefect schedule objects for the spec's raw entries, as `prefect deploy` builds them."""
+    from prefect.schedules import Cron, Interval
+
+    built = []
+    for entry in spec.schedules:
+        options = {"timezone": entry.get("timezone"), "active": entry.get("active", True),
+                   "parameters": entry.get("parameters") or {}}
+        if entry.get("cron"):
+            built.append(Cron(entry["cron"], day_or=entry.get("day_or", True), **options))
+        elif entry.get("interval"):
+            built.append(Interval(dt.timedelta(seconds=float(entry["interval"])), **options))
+        else:
+            raise ConfigError(f"deployment {spec.name}: only cron and interval schedules are "
+                              f"supported by `sco-etl serve`, got {entry!r}")
+    return built
+
+
+def load_flow(spec: DeploymentSpec) -> Flow | None:
+    """The flow of the spec's entrypoint, or None while its module does not exist yet.
+
+    Raises:
+        ConfigError: the module exists but has no such flow.
+    """
+    try:
+        module = importlib.import_module(spec.module)
+    except ModuleNotFoundError as e:
+        if e.name != spec.module:
+            raise  # the module exists and is broken: say so, never hide it
+        return None
+    flow = getattr(module, spec.function, None)
+    if flow is None or not hasattr(flow, "to_deployment"):
+        raise ConfigError(f"deployment {spec.name}: {spec.entrypoint} is not a Prefect flow")
+    return flow
+
+
+def runner_deployment(spec: DeploymentSpec, flow: Flow,
+                      extra_tags: tuple[str, ...] = ()) -> RunnerDeployment:
+    """The spec as a deployment for `serve()`: no work pool, the flow imported by module."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig
+    from prefect.deployments.runner import EntrypointType
+
+    limit = spec.concurrency_limit
+    if isinstance(limit, dict):
+        limit = ConcurrencyLimitConfig(**limit)
+    return flow.to_deployment(
+        name=spec.name,
+        description=spec.description or None,
+        tags=[*spec.tags, *extra_tags],
+        parameters=spec.parameters,
+        schedules=schedules(spec),
+        concurrency_limit=limit,
+        # By module, not file path: the runner then finds the flow from any working directory.
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+
+
+def runner_deployments(
+    specs: list[DeploymentSpec], extra_tags: tuple[str, ...] = (),
+) -> tuple[list[RunnerDeployment], list[DeploymentSpec]]:
+    """Deployments of the specs whose flow module exists, and the specs skipped for lack of one."""
+    built, skipped = [], []
+    for spec in specs:
+        flow = load_flow(spec)
+        if flow is None:
+            skipped.append(spec)
+        else:
+            built.append(runner_deployment(spec, flow, extra_tags))
+    return built, skipped

@@ -1,0 +1,185 @@
+"""Is the warehouse up to date? Pure judgements over the CBR calendar and news cadences.
+
+Rates: CBR sets rates on a Russian working day, published at about 15:30 Moscow time and
+effective the next calendar day (`tasks.calendar`). The rate effective on date E is therefore
+due on E - 1 at 15:30 MSK, plus a grace period that covers a late publication and the
+scheduled run that fetches it. Between those moments the previous rate is still the current
+one: Saturday's rate holds on Sunday and Monday, and 31 December's (or 30 December's) holds
+until 1-8 January are over. Days off moved by decree are not in the calendar (`tasks.calendar`):
+on one, the check calls rates late until CBR's next publication, a false alarm of about a day.
+
+News: each source should show something new at least once per cadence (its maximum age).
+
+No I/O here: the caller reads the warehouse and passes the clock in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from schemas.checks import MOSCOW
+from tasks import calendar
+
+RATES_PUBLISHED_AT = dt.time(15, 30)
+"""When CBR publishes the rates it set that day, Moscow time."""
+DEFAULT_RATES_GRACE = dt.timedelta(hours=4)
+"""Rates count as late from 19:30 MSK: after the 19:15 scheduled run had its chance."""
+DEFAULT_NEWS_MAX_AGE = dt.timedelta(hours=48)
+"""A source silent for two days is late; one day would flag quiet weekends."""
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The verdict on one dataset: what is stored, what should be, and since when it is late."""
+
+    subject: str
+    """`rates`, or `news <source>`."""
+    latest: dt.date | dt.datetime | None
+    """The newest stored effective date (rates) or activity time (news); None: nothing stored."""
+    expected: dt.date | dt.datetime
+    """The newest effective date that should be stored (rates), or the deadline for news."""
+    late_since: dt.datetime | None
+    """When the data became late; None while it is fresh."""
+
+    @property
+    def is_late(self) -> bool:
+        return self.late_since is not None
+
+    def stored(self) -> str:
+        """What is stored, against what is expected (rates)."""
+        if self.subject == "rates":
+            stored = (f"latest effective date {self.latest}" if self.latest is not None
+                      else "no rates stored")
+            return f"{stored}, expected {self.expected}"
+        return f"latest item {_when(self.latest)}" if self.latest else "no items stored"
+
+    def status(self, now: dt.datetime) -> str:
+        """`fresh`, or since when (and for how long) the data has been late."""
+        if self.late_since is None:
+            return "fresh"
+        return f"LATE since {_when(self.late_since)} ({_age(now - self.late_since)})"
+
+    def message(self, now: dt.datetime) -> str:
+        """One line for people: what is stored, what is expected, and since when it is late."""
+        return f"{self.subject}: {self.stored()} — {self.status(now)}"
+
+
+@dataclass(frozen=True)
+class SourceActivity:
+    """The newest item a news source gave us: its own publication time and when we saw it."""
+
+    source: str
+    latest_published_at: dt.datetime | None
+    latest_first_seen_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class FreshnessReport:
+    """Every verdict of one check, taken at `now`."""
+
+    now: dt.datetime
+    checks: tuple[Freshness, ...]
+
+    @property
+    def late(self) -> list[Freshness]:
+        return [check for check in self.checks if check.is_late]
+
+    def summary(self) -> str:
+        """What is late and since when, or that everything is fresh."""
+        late = self.late
+        if not late:
+            return f"all {len(self.checks)} datasets are fresh"
+        return ("late data: " + "; ".join(check.message(self.now) for check in late)
+                + ". See the last loads in `sco-etl status`; `sco-etl rates` catches rates up.")
+
+
+def rates_due_at(effective: dt.date, grace: dt.timedelta = DEFAULT_RATES_GRACE) -> dt.datetime:
+    """When the rates effective on `effective` should be in the warehouse (Moscow time)."""
+    published = dt.datetime.combine(effective - calendar.ONE_DAY, RATES_PUBLISHED_AT,
+                                    tzinfo=MOSCOW)
+    return published + grace
+
+
+def expected_rate_date(now: dt.datetime, grace: dt.timedelta = DEFAULT_RATES_GRACE) -> dt.date:
+    """The newest effective date whose rates should be stored by `now`."""
+    # Tomorrow's rate is the newest that can exist (published today); step back until due.
+    candidate = calendar.latest_publication_on_or_before(_moscow_date(now) + calendar.ONE_DAY)
+    while rates_due_at(candidate, grace) > now:
+        candidate = calendar.latest_publication_on_or_before(candidate - calendar.ONE_DAY)
+    return candidate
+
+
+def rates_freshness(latest: dt.date | None, now: dt.datetime,
+                    grace: dt.timedelta = DEFAULT_RATES_GRACE) -> Freshness:
+    """Whether the newest stored effective rate date is as new as the calendar says it should be.
+
+    Args:
+        latest: the newest effective date stored, or None for an empty warehouse.
+        now: the time of the check; must be timezone-aware.
+        grace: how long after 15:30 MSK publication the rates may take to arrive.
+    """
+    _require_aware(now)
+    expected = expected_rate_date(now, grace)
+    if latest is not None and latest >= expected:
+        return Freshness("rates", latest, expected, None)
+    # Late since the first publication after the stored one fell due.
+    first_missing = expected if latest is None else calendar.next_publication_after(latest)
+    return Freshness("rates", latest, expected, rates_due_at(first_missing, grace))
+
+
+def news_freshness(
+    activity: Iterable[SourceActivity], now: dt.datetime,
+    max_age: dt.timedelta = DEFAULT_NEWS_MAX_AGE,
+    max_age_by_source: Mapping[str, dt.timedelta] | None = None,
+) -> list[Freshness]:
+    """One verdict per news source: late once nothing new has arrived for its maximum age.
+
+    A source's last activity is the newer of its newest item's publication time (capped at
+    `now`: a feed with a zone bug may date items in the future) and the time we first saw
+    its newest item, so a source that backfills old items still counts as alive.
+    """
+    _require_aware(now)
+    verdicts = []
+    for source in sorted(activity, key=lambda a: a.source):
+        times = [t for t in (source.latest_published_at, source.latest_first_seen_at) if t]
+        last = min(max(times), now) if times else None
+        allowed = (max_age_by_source or {}).get(source.source, max_age)
+        deadline = (last + allowed) if last else now
+        late_since = deadline if deadline < now or last is None else None
+        verdicts.append(Freshness(f"news {source.source}", last, deadline, late_since))
+    return verdicts
+
+
+def assess(
+    latest_rate_date: dt.date | None, news_activity: Iterable[SourceActivity],
+    now: dt.datetime, rates_grace: dt.timedelta = DEFAULT_RATES_GRACE,
+    news_max_age: dt.timedelta = DEFAULT_NEWS_MAX_AGE,
+) -> FreshnessReport:
+    """Rates and every news source, judged at `now`."""
+    checks = [rates_freshness(latest_rate_date, now, rates_grace)]
+    checks += news_freshness(news_activity, now, news_max_age)
+    return FreshnessReport(now, tuple(checks))
+
+
+def _moscow_date(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(MOSCOW).date()
+
+
+def _require_aware(now: dt.datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("`now` must be timezone-aware, e.g. datetime.now(UTC)")
+
+
+def _when(value: dt.date | dt.datetime) -> str:
+    if isinstance(value, dt.datetime):
+        return f"{value.astimezone(MOSCOW):%Y-%m-%d %H:%M} MSK"
+    return str(value)
+
+
+def _age(delta: dt.timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    if hours >= 48:
+        return f"{hours // 24} days {hours % 24} h"
+    return f"{hours} h {int(delta.total_seconds() % 3600 // 60)} min"

@@ -1,0 +1,238 @@
+"""The news work: read fetched documents, join them with the warehouse, write one transaction.
+
+Plain functions; `tasks/news_tasks.py` wraps them as Prefect tasks. A source that fails is
+reported, not raised: the other sources go on and are written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas import LOADS, QUARANTINE
+from schemas.errors import SourceFormatError, ValidationFailure
+from schemas.news import FEED_STATE, NEWS, NEWS_REVISIONS
+from schemas.table import Rejection, Validated, validate
+from tasks.ledger import RunInfo, load_row, quarantine_rows, utc_now
+from tasks.news_fetch import SourceFetch, body_hash, merge_states, next_state
+from tasks.news_items import Candidates, concat, normalise_document
+from tasks.news_listing import parse_listing
+from tasks.news_parse import ParsedDocument, detect_kind, parse_feed
+from tasks.news_rows import NewsBatch, article_links, build_rows, select_known
+from warehouse import Warehouse
+
+
+@dataclass
+class SourceReport:
+    """How one source went, for the artifact, the log and the loads message."""
+
+    source: str
+    kind: str | None = None
+    fetch: str = ""
+    items: int = 0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class ParsedSources:
+    """Every source's candidates, its next `feed_state` row, and its report."""
+
+    candidates: Candidates
+    states: list[dict]
+    reports: list[SourceReport]
+
+
+@dataclass
+class Known:
+    """What the warehouse knows that this run needs: rows it may change, and every url."""
+
+    rows: pa.Table
+    urls: pa.Table
+
+
+@dataclass
+class NewsWritten:
+    """What one run changed in the warehouse."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    revisions: int
+    partitions: list[str]
+    status: str
+    message: str
+
+
+def parse_document(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedDocument:
+    """A feed or a listing page, whichever the bytes are.
+
+    Raises:
+        SourceFormatError: neither, or nothing readable in it.
+    """
+    if not body.strip():
+        # Said plainly: the feed parser would call an empty body a truncated feed.
+        raise SourceFormatError(f"{url}: empty response body; the server sent nothing")
+    if detect_kind(body, headers.get("Content-Type")) == "feed":
+        return parse_feed(body, url, headers)
+    return parse_listing(body, url, headers)
+
+
+def parse_sources(fetches: list[SourceFetch], stored_states: pa.Table) -> ParsedSources:
+    """Parse what changed; a 304 or a document identical to the last one is not parsed."""
+    now = utc_now()
+    previous = {row["source"]: row for row in stored_states.to_pylist()}
+    parts, states, reports = [], [], []
+    for fetch in fetches:
+        before = previous.get(fetch.source)
+        report = SourceReport(fetch.source, kind=(before or {}).get("kind"))
+        reports.append(report)
+        response = fetch.response
+        if response is None:
+            report.fetch, report.error = "failed", fetch.error
+            states.append(next_state(before, fetch.source, now, "failed", message=fetch.error))
+            continue
+        if fetch.not_modified:
+            report.fetch = "304 not modified"
+            states.append(next_state(before, fetch.source, now, "ok", headers=response.headers))
+            continue
+        digest = body_hash(response.body)
+        if before is not None and before["body_hash"] == digest:
+            report.fetch = "200, same document as last time"
+            states.append(next_state(before, fetch.source, now, "ok", headers=response.headers,
+                                     replace_validators=True))
+            continue
+        report.fetch = f"{response.status}, {len(response.body)} bytes"
+        try:
+            document = parse_document(response.body, response.url, response.headers)
+        except SourceFormatError as e:
+            report.error = str(e)
+            states.append(next_state(before, fetch.source, now, "failed", message=str(e)))
+            continue
+        report.kind, report.items, report.warnings = (
+            document.kind, len(document.items), document.warnings)
+        parts.append(normalise_document(fetch.source, document))
+        states.append(next_state(
+            before, fetch.source, now, "degraded" if document.degraded else "ok",
+            message="; ".join(document.warnings) or None, kind=document.kind,
+            headers=response.headers, replace_validators=not document.degraded,
+            document_hash=None if document.degraded else digest,
+        ))
+    return ParsedSources(concat(parts), states, reports)
+
+
+def load_known(warehouse: Warehouse, candidates: Candidates, sources: list[str],
+               max_attempts: int, waiting: int) -> Known:
+    """The stored rows of this run's items, up to `waiting` awaiting an article, every url."""
+    stored = warehouse.read(NEWS)
+    return Known(
+        rows=select_known(stored, candidates.rows, sources, max_attempts, waiting),
+        urls=stored.select(["item_id", "url", "duplicate_of", "first_seen_at"]),
+    )
+
+
+def plan_articles(candidates: Candidates, known: Known, max_attempts: int,
+                  limit: int) -> list[str]:
+    """Article pages to fetch this run."""
+    return article_links(candidates.rows, known.rows, max_attempts, limit)
+
+
+def join_rows(candidates: Candidates, known: Known, articles: pa.Table,
+              run: RunInfo) -> NewsBatch:
+    """News rows as they should now be stored."""
+    return build_rows(candidates, known.rows, known.urls, articles, run, utc_now())
+
+
+def validate_news(batch: NewsBatch) -> tuple[Validated, dict[str, str]]:
+    """Schema checks per source, so one broken source cannot fail the others.
+
+    Returns the valid rows with every rejection, and the sources whose reject share says the
+    source itself is broken (their rows are not written).
+    """
+    rows, rejected, broken = [], list(batch.rejected), {}
+    for source in sorted(set(batch.rows["source"].to_pylist())):
+        part = batch.rows.filter(pc.equal(batch.rows["source"], source))
+        earlier = [r for r in batch.rejected if r.record.get("source") == source]
+        try:
+            checked = validate(NEWS, part, earlier)
+        except ValidationFailure as e:
+            broken[source] = str(e)
+            continue
+        rows.append(checked.rows)
+        rejected += checked.rejected[len(earlier):]
+    return Validated(pa.concat_tables(rows or [NEWS.empty()]), rejected), broken
+
+
+def write_news(
+    warehouse: Warehouse, validated: Validated, batch: NewsBatch, states: list[dict],
+    run: RunInfo, failures: dict[str, str], requests: int,
+) -> NewsWritten:
+    """Upsert the rows, log revisions, update the feed state, quarantine rejects, add a load
+    row — one transaction: on any failure the warehouse stays as it was."""
+    valid = validated.rows["item_id"]
+    moved = batch.moved.filter(pc.is_in(batch.moved["item_id"], value_set=valid))
+    revisions = batch.revisions.filter(pc.is_in(batch.revisions["item_id"], value_set=valid))
+    with warehouse.write() as writer:
+        writer.delete(NEWS, moved)
+        result = writer.upsert(NEWS, validated.rows)
+        added = writer.append(NEWS_REVISIONS, revisions)
+        writer.replace(FEED_STATE, merge_states(warehouse.read(FEED_STATE), states))
+        if validated.rejected:
+            writer.append(QUARANTINE, quarantine_rows("news", validated.rejected, run))
+        status = "failed" if failures else "completed"
+        message = load_message(result.inserted, result.updated, len(validated.rejected),
+                               failures)
+        writer.append(LOADS, load_row(run, status, result.written, len(validated.rejected),
+                                      requests, message))
+    return NewsWritten(result.inserted, result.updated, result.unchanged,
+                       len(validated.rejected), added, result.partitions, status, message)
+
+
+def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,
+                   requests: int | None) -> None:
+    """A run that broke leaves the data untouched and says why in the loads ledger."""
+    with warehouse.write() as writer:
+        writer.append(LOADS, load_row(run, "failed", 0, 0, requests,
+                                      f"{type(error).__name__}: {error}"))
+
+
+def failed_sources(parsed: ParsedSources, broken: dict[str, str]) -> dict[str, str]:
+    """Source → why it gave nothing this run."""
+    failures = {r.source: r.error for r in parsed.reports if r.error}
+    failures.update({source: f"validation: {why}" for source, why in broken.items()})
+    return failures
+
+
+def load_message(inserted: int, updated: int, rejected: int, failures: dict[str, str]) -> str:
+    parts = [f"{inserted} new items, {updated} updated, {rejected} rejected"]
+    parts += [f"source failed: {source}: {why}" for source, why in failures.items()]
+    return "; ".join(parts)
+
+
+def rejected_by_source(rejected: list[Rejection]) -> Counter:
+    return Counter(str(r.record.get("source")) for r in rejected)
+
+
+def summary_rows(parsed: ParsedSources, batch: NewsBatch, validated: Validated,
+                 failures: dict[str, str]) -> list[dict]:
+    """One row per source: what was fetched, new/updated/unchanged/rejected, and any error."""
+    rejected = rejected_by_source(validated.rejected)
+    rows = []
+    for report in parsed.reports:
+        counts = batch.counts.get(report.source, Counter())
+        broken = report.source in failures
+        rows.append({
+            "source": report.source, "kind": report.kind or "", "fetch": report.fetch,
+            "new": 0 if broken else counts["new"],
+            "updated": 0 if broken else counts["updated"],
+            "unchanged": 0 if broken else counts["unchanged"],
+            "rejected": rejected[report.source],
+            "status": "failed" if broken else ("degraded" if report.warnings else "ok"),
+            "message": failures.get(report.source) or "; ".join(report.warnings),
+        })
+    return rows

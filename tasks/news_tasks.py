@@ -1,0 +1,51 @@
+"""Prefect task wrappers of the news work: names, no caching of live data.
+
+Big data travels between tasks as Arrow tables, never as lists of dicts, which Prefect would
+walk item by item.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from schemas.news import FEED_STATE
+from tasks import news, news_articles, news_fetch
+from warehouse import Warehouse
+
+
+@task(name="read-feed-state", cache_policy=NO_CACHE)
+def read_feed_state(warehouse: Warehouse) -> pa.Table:
+    """The stored validators and last status of every source."""
+    return warehouse.read(FEED_STATE)
+
+
+fetch_sources = task(name="fetch-news-sources", cache_policy=NO_CACHE)(news_fetch.fetch_sources)
+parse_sources = task(name="parse-news-sources", cache_policy=NO_CACHE)(news.parse_sources)
+load_known = task(name="load-known-news", cache_policy=NO_CACHE)(news.load_known)
+plan_articles = task(name="plan-article-fetches", cache_policy=NO_CACHE)(news.plan_articles)
+fetch_articles = task(name="fetch-articles", cache_policy=NO_CACHE)(news_articles.fetch_articles)
+join_rows = task(name="join-news-rows", cache_policy=NO_CACHE)(news.join_rows)
+validate_news = task(name="validate-news", cache_policy=NO_CACHE)(news.validate_news)
+write_news = task(name="write-news", cache_policy=NO_CACHE)(news.write_news)
+
+
+@task(name="publish-news-summary", cache_policy=NO_CACHE)
+def publish_summary(rows: list[dict], written: news.NewsWritten, articles: pa.Table) -> None:
+    """A table artifact: per source, new / updated / unchanged / rejected items and any error."""
+    failed = articles.num_rows - articles["error"].null_count
+    fetched = articles.num_rows - failed
+    create_table_artifact(
+        key="news-load",
+        table=[*rows, {
+            "source": "all sources", "kind": "", "fetch": "",
+            "new": written.inserted, "updated": written.updated,
+            "unchanged": written.unchanged, "rejected": written.rejected,
+            "status": written.status,
+            "message": f"{fetched} article pages read, {failed} failed; "
+                       f"{written.revisions} revisions kept",
+        }],
+        description="News load: items per source",
+    )

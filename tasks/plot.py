@@ -1,0 +1,96 @@
+"""Charts of CBR rates: pure figure building, no I/O but writing the PNG it is asked to.
+
+Uses matplotlib's object API with the Agg canvas, never `pyplot`: no global figure state and no
+GUI backend, so it is safe in threads, in flow runs and on machines without a display.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+
+INDEX_BASE = 100.0
+LOG_SCALE_RATIO = 50.0
+"""Per-unit charts switch to a log axis when the largest rate is this many times the smallest
+(CNY is ~100 times KZT): on a linear axis the small currencies would be flat lines at zero."""
+FIGURE_SIZE = (11.0, 6.0)
+DPI = 110
+SOURCE_NOTE = "Source: Bank of Russia official rates; drawn by sco-etl"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One currency's rate over time: rubles per one unit, or an index."""
+
+    code: str
+    days: tuple[dt.date, ...]
+    values: tuple[float, ...]
+
+
+def series_from_table(table: pa.Table) -> list[Series]:
+    """Split a `day`, `char_code`, `rub_per_unit` table into one series per currency."""
+    by_code: dict[str, tuple[list[dt.date], list[float]]] = {}
+    for row in table.to_pylist():
+        days, values = by_code.setdefault(row["char_code"], ([], []))
+        days.append(row["day"])
+        values.append(row["rub_per_unit"])
+    return [Series(code, tuple(days), tuple(values)) for code, (days, values) in by_code.items()]
+
+
+def indexed(series: Series) -> Series:
+    """The series scaled so that its first value is 100."""
+    base = series.values[0]
+    return Series(series.code, series.days, tuple(v / base * INDEX_BASE for v in series.values))
+
+
+def rates_figure(series: list[Series], per_unit: bool = False) -> Figure:
+    """One line per currency: indexed to 100 on the first day, or rubles per one unit.
+
+    Args:
+        series: the currencies to draw, in legend order; each must have at least one value.
+        per_unit: draw rubles per one unit instead of the index.
+    """
+    drawn = series if per_unit else [indexed(s) for s in series]
+    figure = Figure(figsize=FIGURE_SIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    first = min(s.days[0] for s in drawn)
+    last = max(s.days[-1] for s in drawn)
+    for line in drawn:
+        # A currency that starts later (BYN in July 2016) is indexed to its own first day.
+        label = line.code if per_unit or line.days[0] == first else (
+            f"{line.code} (100 = {line.days[0]})")
+        axes.plot(line.days, line.values, label=label, linewidth=1.4)
+    if per_unit:
+        axes.set_ylabel("rubles per one unit")
+        values = [v for s in drawn for v in s.values if v > 0]
+        if values and max(values) / min(values) >= LOG_SCALE_RATIO:
+            axes.set_yscale("log")
+        title = "Ruble rates of SCO currencies (CBR official rate)"
+    else:
+        # The leading underscore keeps the reference line out of the legend.
+        axes.axhline(INDEX_BASE, color="0.6", linewidth=0.8, linestyle="--", label="_base")
+        axes.set_ylabel(f"rubles per unit, index ({first} = {INDEX_BASE:g})")
+        title = "Ruble rates of SCO currencies, indexed (CBR official rate)"
+    axes.set_title(f"{title}\n{first} – {last}", fontsize=12)
+    locator = AutoDateLocator()
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    axes.grid(True, color="0.9")
+    axes.legend(loc="upper left", ncols=min(len(drawn), 5), fontsize=9, frameon=False)
+    # A super-label, so the constrained layout keeps it clear of the date labels.
+    figure.supxlabel(SOURCE_NOTE, x=0.99, ha="right", fontsize=7, color="0.5")
+    return figure
+
+
+def save_png(figure: Figure, path: Path) -> int:
+    """Write the figure as a PNG; return its size in bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path.stat().st_size

@@ -1,0 +1,159 @@
+"""The write side of the rates work: one transaction per run, gaps, the failure ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas import CURRENCIES, LOADS, QUARANTINE, RATE_REVISIONS, RATES, UNPUBLISHED_DATES
+from schemas.errors import ScoEtlError
+from schemas.table import Validated, validate
+from tasks.currency_set import CurrencySet, Directory
+from tasks.gaps import missing_publication_dates
+from tasks.ledger import RunInfo, load_row, quarantine_rows, utc_now
+from tasks.planning import Window
+from warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RatesWritten:
+    """What one run changed in the warehouse."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    revisions: int
+    partitions: list[str]
+    bytes_written: int
+    missing_dates: list[dt.date]
+    unquoted_codes: list[str]
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+
+def write_rates(
+    warehouse: Warehouse, checked: tuple[Validated, pa.Table], directory: Directory,
+    run: RunInfo, window: Window, currency_set: CurrencySet, requests: int,
+) -> RatesWritten:
+    """Upsert the rows, log revisions, refresh the directory, quarantine rejects, add a load row.
+
+    All of it is one transaction: on any failure the warehouse stays as it was.
+    """
+    validated, unpublished = checked
+    with warehouse.write() as writer:
+        result = writer.upsert(RATES, validated.rows)
+        writer.append(UNPUBLISHED_DATES, unpublished)
+        revisions = _revisions(result.replaced, validated.rows, run)
+        writer.append(RATE_REVISIONS, revisions)
+        stored = warehouse.read(CURRENCIES)
+        # A directory entry that breaks its declared checks (a code that is no ISO code, an ID
+        # that is no CBR ID) is quarantined, never stored (issue 5).
+        listed = validate(CURRENCIES, directory.to_table())
+        writer.replace(CURRENCIES, _merge_directory(stored, listed.rows))
+        if listed.rejected:
+            writer.append(QUARANTINE, quarantine_rows("currencies", listed.rejected, run))
+        if validated.rejected:
+            writer.append(QUARANTINE, quarantine_rows("rates", validated.rejected, run))
+        missing = _missing_dates(warehouse, validated.rows, unpublished, window)
+        message = _message(result.inserted, result.updated, len(validated.rejected), missing,
+                           currency_set)
+        writer.append(LOADS, load_row(run, "completed", result.written,
+                                      len(validated.rejected), requests, message))
+    return RatesWritten(
+        inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
+        rejected=len(validated.rejected), revisions=revisions.num_rows,
+        partitions=result.partitions, bytes_written=writer.bytes_written,
+        missing_dates=missing, unquoted_codes=list(currency_set.unquoted_codes),
+    )
+
+
+def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,
+                   requests: int | None) -> None:
+    """A failed run leaves its data untouched and says why in the loads ledger.
+
+    Best effort: if even that cannot be written (another writer holds the lock, the disk is
+    full), it is logged, and the run's own error is what the user sees.
+    """
+    message = f"{type(error).__name__}: {error}"
+    try:
+        with warehouse.write() as writer:
+            writer.append(LOADS, load_row(run, "failed", 0, 0, requests, message))
+    except (ScoEtlError, OSError) as ledger_error:
+        log.warning("could not record the failed run in the loads ledger: %s", ledger_error)
+
+
+def latest_rate_date(warehouse: Warehouse) -> dt.date | None:
+    dates = warehouse.read(RATES, columns=["rate_date"]).column("rate_date")
+    return pc.max(dates).as_py() if len(dates) else None
+
+
+def find_gaps(warehouse: Warehouse, before: dt.date, limit: int) -> list[dt.date]:
+    """The latest `limit` missing publication dates before `before`, for a catch-up to heal."""
+    dates = warehouse.read(RATES, columns=["rate_date"]).column("rate_date")
+    if not len(dates):
+        return []
+    present = set(pc.unique(dates).to_pylist())
+    unpublished = set(warehouse.read(UNPUBLISHED_DATES, columns=["rate_date"])
+                      .column("rate_date").to_pylist())
+    end = min(before - dt.timedelta(days=1), max(present))
+    gaps = missing_publication_dates(present, min(present), end, unpublished)
+    return gaps[-limit:]
+
+
+def _revisions(replaced: list[pa.Table], new_rows: pa.Table, run: RunInfo) -> pa.Table:
+    if not replaced:
+        return RATE_REVISIONS.empty()
+    old = pa.concat_tables(replaced).to_pylist()
+    latest = {(r["rate_date"], r["cbr_id"]): r for r in new_rows.to_pylist()}
+    now = utc_now()
+    rows = []
+    for previous in old:
+        current = latest[(previous["rate_date"], previous["cbr_id"])]
+        rows.append({
+            "rate_date": previous["rate_date"], "cbr_id": previous["cbr_id"],
+            "old_nominal": previous["nominal"], "old_value": previous["value"],
+            "new_nominal": current["nominal"], "new_value": current["value"],
+            "old_run_id": previous["run_id"], "revised_at": now, "run_id": run.run_id,
+        })
+    return pa.Table.from_pylist(rows, schema=RATE_REVISIONS.arrow_schema)
+
+
+def _merge_directory(stored: pa.Table, listed: pa.Table) -> pa.Table:
+    # Stored IDs the current directory no longer lists stay: their history still refers to them.
+    merged = {row["cbr_id"]: row for row in stored.to_pylist()}
+    merged.update({row["cbr_id"]: row for row in listed.to_pylist()})
+    return pa.Table.from_pylist([merged[k] for k in sorted(merged)],
+                                schema=CURRENCIES.arrow_schema)
+
+
+def _missing_dates(warehouse: Warehouse, rows: pa.Table, unpublished: pa.Table,
+                   window: Window) -> list[dt.date]:
+    """Publication dates in the window for which neither the warehouse nor this run has rates."""
+    stored = warehouse.read(RATES, columns=["rate_date"]).column("rate_date")
+    present = set(pc.unique(stored).to_pylist()) | set(rows.column("rate_date").to_pylist())
+    if not present:
+        return []
+    known = set(warehouse.read(UNPUBLISHED_DATES, columns=["rate_date"])
+                .column("rate_date").to_pylist())
+    known |= set(unpublished.column("rate_date").to_pylist())
+    last = min(window.end, max(present))
+    return missing_publication_dates(present, window.start, last, known)
+
+
+def _message(inserted: int, updated: int, rejected: int, missing: list[dt.date],
+             currency_set: CurrencySet) -> str:
+    parts = [f"{inserted} new rates, {updated} revised, {rejected} rejected"]
+    if missing:
+        parts.append(f"{len(missing)} publication dates missing (first {missing[0]})")
+    if currency_set.unquoted_codes:
+        parts.append("not quoted by CBR: " + ", ".join(currency_set.unquoted_codes))
+    return "; ".join(parts)

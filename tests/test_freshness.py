@@ -1,0 +1,173 @@
+"""Freshness: rates against the CBR publication calendar, news against each source's cadence."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from schemas import RATES
+from schemas.checks import MOSCOW
+from schemas.errors import StaleDataError
+from tasks.freshness import (
+    SourceActivity,
+    assess,
+    expected_rate_date,
+    news_freshness,
+    rates_freshness,
+)
+
+UTC = dt.UTC
+D = dt.date
+
+
+def msk(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=MOSCOW)
+
+
+@pytest.mark.parametrize(("now", "latest", "expected", "late_since"), [
+    # A Wednesday: Wednesday's rate (set on Tuesday) is current all day.
+    (msk(2025, 4, 2, 12), D(2025, 4, 2), D(2025, 4, 2), None),
+    # Tomorrow's rate is published at 15:30; until 19:30 today's is still enough...
+    (msk(2025, 4, 1, 17), D(2025, 4, 1), D(2025, 4, 1), None),
+    # ...after 19:30 tomorrow's must be there.
+    (msk(2025, 4, 1, 20), D(2025, 4, 1), D(2025, 4, 2), msk(2025, 4, 1, 19, 30)),
+    # Days behind: late since the first missing rate (Saturday's, set on Friday) fell due.
+    (msk(2025, 4, 2, 12), D(2025, 3, 28), D(2025, 4, 2), msk(2025, 3, 28, 19, 30)),
+    # Sunday and Monday: Saturday's rate is current until Tuesday's is published on Monday.
+    (msk(2025, 3, 30, 12), D(2025, 3, 29), D(2025, 3, 29), None),
+    (msk(2025, 3, 31, 10), D(2025, 3, 29), D(2025, 3, 29), None),
+    (msk(2025, 3, 31, 20), D(2025, 3, 29), D(2025, 4, 1), msk(2025, 3, 31, 19, 30)),
+    # New Year: nothing is set from 31 December to 8 January, so 31 December's rate holds...
+    (msk(2026, 1, 5, 12), D(2025, 12, 31), D(2025, 12, 31), None),
+    (msk(2026, 1, 9, 12), D(2025, 12, 31), D(2025, 12, 31), None),
+    # ...or 30 December's, when the 30th is a Saturday (2023).
+    (msk(2024, 1, 5, 12), D(2023, 12, 30), D(2023, 12, 30), None),
+    # Missing 31 December is still late on 5 January.
+    (msk(2026, 1, 5, 12), D(2025, 12, 30), D(2025, 12, 31), msk(2025, 12, 30, 19, 30)),
+    # The first rate of the year (10 January 2024, set on the 9th) is due on the 9th.
+    (msk(2024, 1, 9, 20), D(2023, 12, 30), D(2024, 1, 10), msk(2024, 1, 9, 19, 30)),
+    # Nothing stored at all: late since the expected rate fell due.
+    (msk(2025, 4, 2, 12), None, D(2025, 4, 2), msk(2025, 4, 1, 19, 30)),
+])
+def test_rates_freshness_follows_the_publication_calendar(now, latest, expected, late_since):
+    verdict = rates_freshness(latest, now)
+    assert (verdict.expected, verdict.late_since) == (expected, late_since)
+    assert verdict.is_late == (late_since is not None)
+
+
+def test_a_newer_rate_than_expected_is_fresh():
+    # CBR published early: tomorrow's rate is already stored at 16:00.
+    assert not rates_freshness(D(2025, 4, 2), msk(2025, 4, 1, 16)).is_late
+
+
+def test_the_grace_period_is_a_parameter():
+    now = msk(2025, 4, 1, 17)
+    assert expected_rate_date(now, dt.timedelta(hours=1)) == D(2025, 4, 2)
+    assert rates_freshness(D(2025, 4, 1), now, dt.timedelta(hours=1)).late_since == msk(
+        2025, 4, 1, 16, 30)
+
+
+def test_the_clock_must_be_timezone_aware():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        rates_freshness(D(2025, 4, 1), dt.datetime(2025, 4, 1, 12))
+
+
+def test_the_late_message_says_what_and_since_when():
+    now = msk(2025, 4, 2, 12)
+    message = rates_freshness(D(2025, 3, 28), now).message(now)
+    assert message == ("rates: latest effective date 2025-03-28, expected 2025-04-02 — "
+                       "LATE since 2025-03-28 19:30 MSK (4 days 16 h)")
+
+
+def test_news_sources_are_late_after_their_maximum_age():
+    now = dt.datetime(2025, 4, 10, 12, tzinfo=UTC)
+    verdicts = {v.subject: v for v in news_freshness([
+        SourceActivity("https://a.example/rss", now - dt.timedelta(hours=10), None),
+        SourceActivity("https://b.example/rss", dt.datetime(2025, 4, 7, 9, tzinfo=UTC),
+                       dt.datetime(2025, 4, 7, 9, 20, tzinfo=UTC)),
+        # Items dated in the future (a zone bug) count as now, never as "fresh for days".
+        SourceActivity("https://c.example/rss", now + dt.timedelta(days=5), None),
+    ], now)}
+    assert not verdicts["news https://a.example/rss"].is_late
+    late = verdicts["news https://b.example/rss"]
+    assert late.late_since == dt.datetime(2025, 4, 9, 9, 20, tzinfo=UTC)  # first seen + 48 h
+    assert "LATE since 2025-04-09 12:20 MSK" in late.message(now)
+    assert verdicts["news https://c.example/rss"].latest == now
+
+
+def test_a_per_source_cadence_overrides_the_default():
+    now = dt.datetime(2025, 4, 10, 12, tzinfo=UTC)
+    activity = [SourceActivity("daily", now - dt.timedelta(hours=30), None)]
+    assert not news_freshness(activity, now)[0].is_late
+    assert news_freshness(activity, now, max_age_by_source={"daily": dt.timedelta(days=1)})[
+        0].is_late
+
+
+def test_the_report_summary_lists_only_what_is_late():
+    now = msk(2025, 4, 2, 12)
+    report = assess(D(2025, 4, 2), [SourceActivity("feed", None, now - dt.timedelta(days=3))],
+                    now)
+    assert len(report.late) == 1
+    assert report.summary().startswith("late data: news feed: latest item ")
+    assert "rates:" not in report.summary()
+    assert assess(D(2025, 4, 2), [], now).summary() == "all 1 datasets are fresh"
+
+
+# --- the flow, against a warehouse -----------------------------------------------------------
+
+def _store_rates(warehouse, *days: dt.date) -> None:
+    loaded = dt.datetime(2025, 1, 1, tzinfo=UTC)
+    rows = [{"rate_date": day, "cbr_id": "R01375", "char_code": "CNY", "num_code": "156",
+             "nominal": 1, "value": Decimal("11.4927"), "unit_rate": Decimal("11.4927"),
+             "frequency": "daily", "loaded_at": loaded, "run_id": "test"} for day in days]
+    with warehouse.write() as writer:
+        writer.upsert(RATES, pa.Table.from_pylist(rows, schema=RATES.arrow_schema))
+
+
+def test_check_freshness_fails_with_a_clear_message_on_a_stale_warehouse(
+    prefect_harness, warehouse,
+):
+    from flows.freshness import check_freshness
+
+    _store_rates(warehouse, D(2025, 3, 27), D(2025, 3, 28))
+    with pytest.raises(StaleDataError) as raised:
+        check_freshness(data_dir=str(warehouse.root), now=msk(2025, 4, 2, 12))
+    assert str(raised.value).startswith(
+        "late data: rates: latest effective date 2025-03-28, expected 2025-04-02 — "
+        "LATE since 2025-03-28 19:30 MSK")
+    state = check_freshness(data_dir=str(warehouse.root), now=msk(2025, 4, 2, 12),
+                            return_state=True)
+    assert state.is_failed()
+    assert "LATE since 2025-03-28 19:30 MSK" in state.message
+
+
+def test_check_freshness_passes_on_a_fresh_warehouse(prefect_harness, warehouse):
+    from flows.freshness import check_freshness
+
+    _store_rates(warehouse, D(2025, 12, 30), D(2025, 12, 31))
+    result = check_freshness(data_dir=str(warehouse.root), now=msk(2026, 1, 5, 12))
+    assert result == {"rates": "rates: latest effective date 2025-12-31, expected 2025-12-31 "
+                               "— fresh"}
+
+
+def test_check_freshness_names_a_silent_news_source(prefect_harness, warehouse):
+    news = pytest.importorskip("schemas.news")
+    from flows.freshness import check_freshness
+
+    _store_rates(warehouse, D(2025, 4, 2))
+    seen = dt.datetime(2025, 3, 30, 8, tzinfo=UTC)
+    row = {c.name: None for c in news.NEWS.columns} | {
+        "item_id": "0" * 32, "source": "https://www.infoshos.ru/rss/rss_en.xml",
+        "url": "https://infoshos.ru/en/?idn=1", "link": "http://www.infoshos.ru/en/?idn=1",
+        "title": "SCO news", "published_at": seen, "published_at_source": "feed",
+        "article_attempts": 0, "content_hash": "x", "first_seen_at": seen,
+        "updated_at": seen, "run_id": "test"}
+    with warehouse.write() as writer:
+        writer.upsert(news.NEWS, pa.Table.from_pylist([row], schema=news.NEWS.arrow_schema))
+    with pytest.raises(StaleDataError, match=r"news https://www\.infoshos\.ru/rss/rss_en\.xml: "
+                                             r"latest item 2025-03-30 11:00 MSK — LATE since "
+                                             r"2025-04-01 11:00 MSK"):
+        check_freshness(data_dir=str(warehouse.root), now=msk(2025, 4, 2, 12))

@@ -1,0 +1,266 @@
+"""The `ingest_news` flow end to end, against a local news site serving the fixtures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from schemas import FEED_STATE, LOADS, NEWS, NEWS_REVISIONS, QUARANTINE
+from schemas.errors import SourceError
+from tests.fakes.news_site import FIXTURES, HTML, NewsSite, Page, fixture
+from warehouse import Warehouse, run_query
+
+UTC = dt.UTC
+
+
+@pytest.fixture
+def site(httpserver) -> NewsSite:
+    return NewsSite(httpserver)
+
+
+@pytest.fixture
+def data(monkeypatch, tmp_path, prefect_harness) -> Path:
+    monkeypatch.setenv("SCO_ETL_HTTP_BACKOFF", "0.01")
+    monkeypatch.setenv("SCO_ETL_REQUEST_INTERVAL", "0")
+    monkeypatch.setenv("SCO_ETL_LOCK_TIMEOUT", "5")
+    return tmp_path / "data"
+
+
+def ingest(data: Path, *feeds: str, articles: bool = False) -> dict:
+    from flows.news import ingest_news
+
+    return ingest_news(feeds=list(feeds), fetch_articles=articles, data_dir=str(data))
+
+
+def news(data: Path) -> dict[str, dict]:
+    return {row["guid"] or row["url"]: row for row in Warehouse(data).read(NEWS).to_pylist()}
+
+
+def files(data: Path) -> dict[str, tuple[bytes, int]]:
+    """Every Parquet file but the loads ledger, with its bytes and modification time."""
+    return {str(p.relative_to(data)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(data.rglob("*.parquet")) if p.relative_to(data).parts[0] != "loads"}
+
+
+def only(result: dict) -> dict:
+    (row,) = result["sources"]
+    return row
+
+
+def test_rss_snapshots_in_turn_second_adds_exactly_two(site, data):
+    feed = site.serve("/rss.xml", fixture("rss_en_2019-12-17.xml"))
+    first = only(ingest(data, feed))
+    (load,) = Warehouse(data).read(LOADS).to_pylist()
+    assert load["flow"] == "ingest-news" and load["status"] == "completed"
+    assert json.loads(load["parameters"]) == {"feeds": [feed], "fetch_articles": False}
+    assert load["message"] == "15 new items, 0 updated, 0 rejected"
+    site.serve("/rss.xml", fixture("rss_en_2020-01-13.xml"))
+    second = only(ingest(data, feed))
+    assert (first["new"], first["updated"], first["unchanged"]) == (15, 0, 0)
+    assert (second["new"], second["updated"], second["unchanged"]) == (2, 0, 8)
+    headlines = run_query(Warehouse(data), "SELECT published_msk, title FROM news_feed")
+    assert headlines.num_rows == 17
+    assert headlines.slice(0, 3).to_pylist() == [
+        {"published_msk": "13.01.2020 14:10",
+         "title": "SCO Secretary-General meets with Turkmenistans Ambassador to China"},
+        {"published_msk": "13.01.2020 13:58", "title": "The SCO Secretary-General met with "
+         "the Ambassador of the Islamic Republic of Iran to China"},
+        {"published_msk": "17.12.2019 11:28",
+         "title": "Chinas Foreign Minister Calls For Free Trade Deal With EU"},
+    ]
+    assert pc.max(Warehouse(data).read(NEWS)["published_at"]).as_py() == dt.datetime(
+        2020, 1, 13, 11, 10, tzinfo=UTC)
+    partitions = sorted(str(p.parent.relative_to(data)) for p in (data / "news").rglob("*.parquet"))
+    assert partitions == [f"news/year=2019/month={m}" for m in (10, 11, 12, 7, 9)] + [
+        "news/year=2020/month=1"]
+
+
+def test_repeated_run_with_nothing_new_writes_nothing(site, data):
+    snapshot = fixture("rss_en_2019-12-17.xml")
+    feeds = [
+        site.serve("/rss.xml", snapshot),
+        site.serve("/atom.xml", fixture("atom_en.xml"), "application/atom+xml"),
+        site.serve("/en/", fixture("news_list_en.html"), HTML),
+        site.serve("/tricky.xml", fixture("tricky_items_en.xml")),
+        site.serve("/truncated.xml", fixture("tricky_truncated.xml")),
+    ]
+    ingest(data, *feeds)
+    before = files(data)
+    again = ingest(data, *feeds)  # same bytes: not even parsed (except the degraded one)
+    assert files(data) == before
+    assert [r["fetch"] for r in again["sources"]][:4] == ["200, same document as last time"] * 4
+    # A new build date makes the document differ: parsed again, every item unchanged.
+    site.serve("/rss.xml", snapshot.replace(b"12:00:00 +0300</lastBuild",
+                                            b"12:30:00 +0300</lastBuild"))
+    third = ingest(data, *feeds)
+    changed = {name for name, content in files(data).items() if before.get(name) != content}
+    assert changed == {"feed_state/data.parquet"}  # the new document's hash, nothing else
+    assert (third["inserted"], third["updated"], third["sources"][0]["unchanged"]) == (0, 0, 15)
+    loads = Warehouse(data).read(LOADS).to_pylist()
+    assert [(r["status"], r["rows_written"]) for r in loads] == [
+        ("completed", 15 + 3 + 17 + 11 + 3), ("completed", 0), ("completed", 0)]
+
+
+def test_edited_item_updates_its_row_and_keeps_a_revision(site, data):
+    snapshot = fixture("rss_en_2019-12-17.xml")
+    feed = site.serve("/rss.xml", snapshot)
+    ingest(data, feed)
+    edited = snapshot.replace(b"<title>Chinas Foreign", b"<title>China&#8217;s Foreign", 1)
+    # ... and another item re-dated into the next month: it moves partition, not duplicated.
+    edited = edited.replace(b"Wed, 11 Dec 2019 13:58:00", b"Wed, 01 Jan 2020 13:58:00")
+    site.serve("/rss.xml", edited)
+    result = only(ingest(data, feed))
+    assert (result["new"], result["updated"], result["unchanged"]) == (0, 2, 13)
+    rows = news(data)
+    assert len(rows) == 15
+    assert rows["infoshos-en-21391"]["title"] == (
+        "China’s Foreign Minister Calls For Free Trade Deal With EU")
+    assert rows["infoshos-en-21366"]["published_at"] == dt.datetime(2020, 1, 1, 10, 58,
+                                                                    tzinfo=UTC)
+    (revision,) = Warehouse(data).read(NEWS_REVISIONS).to_pylist()
+    assert revision["old_title"] == "Chinas Foreign Minister Calls For Free Trade Deal With EU"
+    assert revision["item_id"] == rows["infoshos-en-21391"]["item_id"]
+    assert revision["new_content_hash"] == rows["infoshos-en-21391"]["content_hash"]
+    # `sco-etl query` reads no file by path (its connection has no file access: issue 5).
+    in_january = pq.read_table(data / "news" / "year=2020" / "month=1" / "data.parquet")
+    assert in_january.num_rows == 1
+
+
+def test_same_story_from_two_sources_is_linked_not_lost(site, data):
+    rss = site.serve("/rss.xml", fixture("rss_en_2019-12-17.xml"))
+    tricky = site.serve("/tricky.xml", fixture("tricky_items_en.xml"))
+    ingest(data, rss, tricky)
+    rows = Warehouse(data).read(NEWS).to_pylist()
+    by_source = {(r["source"], r["guid"] or r["link"]): r for r in rows}
+    t5 = by_source[(tricky, "/en/?idn=21195")]
+    t11 = by_source[(tricky, "https://infoshos.ru/en/?idn=21195&utm_source=rss")]
+    original = by_source[(rss, "infoshos-en-21195")]
+    assert original["duplicate_of"] is None
+    assert t5["duplicate_of"] == t11["duplicate_of"] == original["item_id"]
+    assert len(rows) == 15 + 11
+    shown = run_query(Warehouse(data), "SELECT count(*) AS n FROM news_feed").to_pylist()
+    assert shown == [{"n": 15}]  # T1..T11 are all stories of the snapshot
+    # T2's first version is kept as a revision of the corrected item
+    (revision,) = Warehouse(data).read(NEWS_REVISIONS).to_pylist()
+    assert revision["old_title"] == "Chinas Foreign Minister Calls For Free Trade Deal With EU"
+
+
+def test_source_down_fails_that_source_only(site, data):
+    good = site.serve("/rss.xml", fixture("rss_en_2019-12-17.xml"))
+    storm = site.serve("/storm.xml", b"oops", "text/plain", status=503)
+    refused = "http://127.0.0.1:9/feed.xml"  # discard port: connection refused
+    with pytest.raises(SourceError) as failure:
+        ingest(data, good, storm, refused)
+    message = str(failure.value)
+    assert "2 of 3 news sources failed" in message
+    assert f"{storm}: " in message and "HTTP 503" in message and refused in message
+    assert len(site.requests_to("/storm.xml")) == 3  # retried: a 5xx is transient
+    warehouse = Warehouse(data)
+    assert warehouse.read(NEWS).num_rows == 15
+    states = {r["source"]: r for r in warehouse.read(FEED_STATE).to_pylist()}
+    assert states[good]["status"] == "ok"
+    assert states[storm]["status"] == states[refused]["status"] == "failed"
+    assert "HTTP 503" in states[storm]["message"]
+    (load,) = warehouse.read(LOADS).to_pylist()
+    assert load["status"] == "failed" and load["rows_written"] == 15
+    assert "source failed" in load["message"]
+
+
+def test_conditional_get_sequence_of_http_exchanges(site, data):
+    exchanges = json.loads((FIXTURES / "http_exchanges.json").read_text())["exchanges"]
+    path = "/rss/rss_en.xml"
+    pages = []
+    for exchange in exchanges:
+        headers = {k: v for k, v in exchange["response_headers"].items()
+                   if k not in ("Content-Type", "Content-Length")}  # the body is cut already
+        body = fixture(exchange["body_file"]) if exchange["body_file"] else None
+        pages.append(Page(body, exchange["status"],
+                          exchange["response_headers"].get("Content-Type"), headers))
+    feed = site.script(path, pages)
+    warehouse = Warehouse(data)
+    outcomes = []
+    for step in exchanges[:5]:
+        before = files(data)
+        outcomes.append(only(ingest(data, feed)))
+        sent = site.requests_to(path)[-1].headers
+        for name, value in step["request_headers"].items():
+            if name == "User-Agent":
+                assert sent[name].startswith("sco-etl/")
+            else:
+                assert sent[name] == value, (step["step"], name)
+        if step["step"] == 1:
+            assert "If-None-Match" not in sent
+        if step["step"] == 2:  # 304: no parse, nothing written but the ledger
+            assert files(data) == before
+    state = warehouse.read(FEED_STATE).to_pylist()[0]
+    assert [o["fetch"].split(",")[0] for o in outcomes] == [
+        "200", "304 not modified", "200", "200", "200"]
+    assert [(o["new"], o["unchanged"], o["rejected"]) for o in outcomes] == [
+        (15, 0, 0), (0, 0, 0), (2, 8, 0), (0, 3, 0), (0, 3, 1)]
+    assert [o["status"] for o in outcomes] == ["ok", "ok", "ok", "degraded", "degraded"]
+    # step 3 replaced the ETag though Last-Modified stayed; degraded steps 4-5 kept it
+    assert state["etag"] == '"5e1c7d11-0ff2"'
+    assert state["last_modified"] == "Tue, 17 Dec 2019 09:00:00 GMT"
+    assert warehouse.read(NEWS).num_rows == 17
+    (quarantined,) = warehouse.read(QUARANTINE).to_pylist()
+    assert "cut off" in quarantined["reason"]
+    # step 6: 429 asking for an hour: one request, no hammering, a clear message
+    with pytest.raises(SourceError, match="asked us to wait 3600 s"):
+        ingest(data, feed)
+    assert len(site.requests_to(path)) == 6
+    state = warehouse.read(FEED_STATE).to_pylist()[0]
+    assert state["status"] == "failed" and state["etag"] == '"5e1c7d11-0ff2"'
+
+
+def test_articles_fill_bodies_and_failures_are_retried_later(site, data, monkeypatch):
+    monkeypatch.setattr("flows.news.MAX_ARTICLE_ATTEMPTS", 2)
+    feed = site.serve("/atom.xml", site.local("atom_en.xml"), "application/atom+xml")
+    article = fixture("article_en_moiseev_interview.html")
+    site.serve("/en/?idn=9472", article, HTML)
+    ingest(data, feed, articles=True)
+    rows = news(data)
+    interview = rows["tag:infoshos.ru,2011-05-23:/en/idn/9472"]
+    assert interview["body"].count("\n\n") == 2
+    assert interview["body"].startswith("Ahead of the 10th anniversary summit")
+    assert interview["article_attempts"] == 1 and interview["article_error"] is None
+    later = rows["tag:infoshos.ru,2020-01-13:/en/idn/21460"]
+    assert later["body"] is None and later["article_attempts"] == 1
+    assert "HTTP 404" in later["article_error"]
+    site.serve("/en/?idn=21460", article, HTML)  # the page is back
+    ingest(data, feed, articles=True)
+    rows = news(data)
+    assert rows["tag:infoshos.ru,2020-01-13:/en/idn/21460"]["body"] is not None
+    assert rows["tag:infoshos.ru,2020-01-13:/en/idn/21459"]["article_attempts"] == 2
+    ingest(data, feed, articles=True)  # the attempts are used up: no third request
+    assert len(site.requests_to("/en/?idn=21459")) == 2
+    assert len(site.requests_to("/en/?idn=9472")) == 1
+
+
+def test_item_without_date_takes_the_article_date_else_first_seen(site, data):
+    feed = (b'<rss version="2.0"><channel><link>' + site.base.encode() + b'/en/</link>'
+            b"<item><title>Leonid Moiseev: World vests great hopes in SCO</title>"
+            b"<link>?idn=9472</link><guid>9472</guid></item></channel></rss>")
+    url = site.serve("/nodate.xml", feed)
+    ingest(data, url)  # no article: the first sighting dates it
+    row = news(data)["9472"]
+    assert row["published_at_source"] == "first_seen"
+    assert row["published_at"] == row["first_seen_at"]
+    site.serve("/en/?idn=9472", fixture("article_en_moiseev_interview.html"), HTML)
+    ingest(data, url, articles=True)  # the article page knows better: 10:00 MSK = 06:00 UTC
+    rows = Warehouse(data).read(NEWS).to_pylist()
+    assert len(rows) == 1
+    assert rows[0]["published_at"] == dt.datetime(2011, 5, 23, 6, 0, tzinfo=UTC)
+    assert rows[0]["published_at_source"] == "article"
+    assert (data / "news" / "year=2011" / "month=5" / "data.parquet").exists()
+
+
+def test_run_name_is_news_and_moscow_minute():
+    from flows.news import news_run_name
+
+    assert re.fullmatch(r"news-\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", news_run_name())

@@ -1,0 +1,59 @@
+"""A catch-up heals publication dates missing anywhere in history, and learns skipped days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from flows.rates import ingest_rates
+from schemas import RATES, UNPUBLISHED_DATES
+from tasks import calendar
+from tests.fakes.cbr_history import History
+from tests.fakes.cbr_server import FakeCbr
+from warehouse import Warehouse
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@pytest.fixture
+def skipping_cbr(cbr_env, today, monkeypatch):
+    """A CBR that set no rate on one date the rule expects (a holiday moved by decree)."""
+    skipped = calendar.latest_publication_on_or_before(today - dt.timedelta(days=36))
+    fake = FakeCbr(History(last_date=today + dt.timedelta(days=1), unpublished={skipped}))
+    server = HTTPServer(threaded=True)
+    server.expect_request(re.compile(".*")).respond_with_handler(fake)
+    server.start()
+    monkeypatch.setenv("SCO_ETL_CBR_URL", server.url_for("/scripts/"))
+    fake.skipped = skipped
+    yield fake
+    server.stop()
+
+
+def dates(warehouse: Warehouse) -> set[dt.date]:
+    return set(warehouse.read(RATES, columns=["rate_date"]).column("rate_date").to_pylist())
+
+
+def test_catch_up_heals_a_lost_date_and_records_a_skipped_one(skipping_cbr, warehouse, today):
+    ingest_rates(start=today - dt.timedelta(days=45), end=today - dt.timedelta(days=20),
+                 currencies=["CNY"])
+    lost = calendar.latest_publication_on_or_before(today - dt.timedelta(days=30))
+    with warehouse.write() as writer:
+        doomed = warehouse.read(RATES).filter(
+            [d == lost for d in warehouse.read(RATES).column("rate_date").to_pylist()])
+        assert writer.delete(RATES, doomed) == 1
+    assert lost not in dates(warehouse) and skipping_cbr.skipped not in dates(warehouse)
+
+    summary = ingest_rates(currencies=["CNY"])
+    assert lost in dates(warehouse)
+    assert warehouse.read(UNPUBLISHED_DATES).column("rate_date").to_pylist() == [
+        skipping_cbr.skipped]
+    assert summary["missing_dates"] == []
+
+    asked = dict(skipping_cbr.requests)
+    ingest_rates(currencies=["CNY"])
+    # Nothing left to heal: one CNY currency, so the second catch-up is one XML_dynamic.
+    assert skipping_cbr.requests["XML_daily.asp"] == asked["XML_daily.asp"]
+    assert skipping_cbr.requests["XML_dynamic.asp"] == asked["XML_dynamic.asp"] + 1
