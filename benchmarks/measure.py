@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -91,10 +92,8 @@ class _TreeSampler(threading.Thread):
             total = 0
             try:
                 for process in [root, *root.children(recursive=True)]:
-                    try:
+                    with contextlib.suppress(psutil.Error):
                         total += process.memory_info().rss
-                    except psutil.Error:
-                        pass
             except psutil.Error:
                 return
             self.peak = max(self.peak, total)

@@ -45,14 +45,14 @@ DESCRIPTIONS = {
 
 
 def compare(params: dict) -> dict:
-    """Job `queries`: every question on both engines; medians in milliseconds."""
+    """Job `queries`: every question on both engines; medians (wall and CPU) in milliseconds."""
     from warehouse import Warehouse, connect_read_only, run_query
 
     warehouse = Warehouse(params["data_dir"])
     runs = params["runs"]
-    answers = PandasAnswers(Path(params["data_dir"]))
-    # `run_query` first: a second read-only connection to the file in one process fails
-    # while another is open (DuckDB shares the instance, whose configuration is locked).
+    tuned = PandasAnswers(Path(params["data_dir"]))
+    plain = PandasAnswers(Path(params["data_dir"]), tuned=False)
+    # `run_query` first: it opens its own connection each time, as `sco-etl query` does.
     fresh = {name: _median(lambda sql=sql: run_query(warehouse, sql), runs)
              for name, sql in SQL.items()}
     figures = {}
@@ -60,12 +60,18 @@ def compare(params: dict) -> dict:
     try:
         for name, sql in SQL.items():
             duck = _median(lambda sql=sql: connection.sql(sql).to_arrow_table(), runs)
-            panda = _median(getattr(answers, name), runs)
+            panda = _median(getattr(tuned, name), runs)
+            default = _median(getattr(plain, name), max(1, runs // 2))
             figures[name] = {
                 "description": DESCRIPTIONS[name],
-                "duckdb_ms": duck.ms, "duckdb_fresh_connection_ms": fresh[name].ms,
-                "pandas_ms": panda.ms, "speedup": panda.ms / duck.ms,
+                "duckdb_ms": duck.ms, "duckdb_cpu_ms": duck.cpu_ms,
+                "duckdb_fresh_connection_ms": fresh[name].ms,
+                "pandas_ms": panda.ms, "pandas_cpu_ms": panda.cpu_ms,
+                "pandas_defaults_ms": default.ms,
+                "speedup": panda.ms / duck.ms, "speedup_cpu": panda.cpu_ms / duck.cpu_ms,
+                "speedup_vs_defaults": default.ms / duck.ms,
                 "duckdb_rows": duck.value.num_rows, "pandas_rows": len(panda.value),
+                "same_answer": SAME[name](duck.value.to_pandas(), panda.value),
             }
     finally:
         connection.close()
@@ -73,30 +79,64 @@ def compare(params: dict) -> dict:
 
 
 class _Timed:
-    def __init__(self, ms: float, value) -> None:
-        self.ms, self.value = ms, value
+    def __init__(self, ms: float, cpu_ms: float, value) -> None:
+        self.ms, self.cpu_ms, self.value = ms, cpu_ms, value
 
 
 def _median(call: Callable, runs: int) -> _Timed:
     value = call()  # warm-up: first read of the files, query planning
-    times = []
+    wall, cpu = [], []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         value = call()
-        times.append((time.perf_counter() - started) * 1000)
-    return _Timed(statistics.median(times), value)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+        wall.append((time.perf_counter() - started) * 1000)
+    return _Timed(statistics.median(wall), statistics.median(cpu), value)
+
+
+def _close(a, b) -> bool:
+    a, b = a.astype("float64").to_numpy(), b.astype("float64").to_numpy()
+    return len(a) == len(b) and bool((abs(a - b) <= 1e-9 * abs(b) + 1e-12).all())
+
+
+SAME: dict[str, Callable[[pd.DataFrame, pd.DataFrame], bool]] = {
+    "monthly_average": lambda d, p: _close(d["avg_unit_rate"], p["unit_rate"]),
+    "currency_series": lambda d, p: (
+        [str(v) for v in d["value"]] == [str(v) for v in p["value"]]
+        and _close(d["unit_rate"], p["unit_rate"])),
+    "board_one_date": lambda d, p: (
+        sorted(zip(d["country"], d["char_code"], d["rate_date"].astype(str), strict=True))
+        == sorted(zip(p["country"], p["char_code"], p["rate_date"].astype(str), strict=True))),
+    "cross_rate_series": lambda d, p: _close(d["rate"], p["rate"]),
+}
+"""Whether DuckDB and pandas gave the same answer (both sorted alike)."""
 
 
 class PandasAnswers:
-    """The four questions in pandas, from the Parquet files alone."""
+    """The four questions in pandas, from the Parquet files alone.
 
-    def __init__(self, root: Path) -> None:
+    `tuned` (the figure compared): only the needed columns, filters pushed into the read,
+    Arrow-backed dtypes. Otherwise pandas' defaults: the whole directory read with default
+    dtypes (decimals as Python objects, converted to float for arithmetic), then filtered.
+    """
+
+    def __init__(self, root: Path, tuned: bool = True) -> None:
         self.root = root
         self.rates = root / "rates"
+        self.tuned = tuned
 
     def _read(self, columns: list[str], filters=None) -> pd.DataFrame:
-        return pd.read_parquet(self.rates, columns=columns, filters=filters,
-                               dtype_backend="pyarrow")
+        if self.tuned:
+            return pd.read_parquet(self.rates, columns=columns, filters=filters,
+                                   dtype_backend="pyarrow")
+        df = pd.read_parquet(self.rates)
+        for column, op, value in filters or ():
+            df = df[df[column] == value] if op == "==" else df[df[column].isin(value)]
+        df = df[columns].copy()
+        for column in ("value", "unit_rate"):
+            if column in df:
+                df[column] = df[column].astype("float64")
+        return df
 
     def monthly_average(self) -> pd.DataFrame:
         df = self._read(["rate_date", "cbr_id", "char_code", "unit_rate"])

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-
 JOBS = {
     "backfill": "benchmarks.rates_jobs:backfill",
     "catchup_setup": "benchmarks.rates_jobs:catchup_setup",

@@ -139,7 +139,9 @@ def _missing_dates(warehouse: Warehouse, rows: pa.Table, unpublished: pa.Table,
                    window: Window) -> list[dt.date]:
     """Publication dates in the window for which neither the warehouse nor this run has rates."""
     stored = warehouse.read(RATES, columns=["rate_date"]).column("rate_date")
-    present = set(pc.unique(stored).to_pylist()) | set(rows.column("rate_date").to_pylist())
+    # Distinct dates first: a backfill brings ~100,000 rows but only ~12,000 dates.
+    present = set(pc.unique(stored).to_pylist()) | set(
+        pc.unique(rows.column("rate_date")).to_pylist())
     if not present:
         return []
     known = set(warehouse.read(UNPUBLISHED_DATES, columns=["rate_date"])
