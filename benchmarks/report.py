@@ -31,7 +31,7 @@ def targets(figures: dict) -> list[dict]:
         out.append({"target": name, "measured": shown if shown is not None else measured,
                     "met": met})
 
-    backfill = figures.get("backfill", {})
+    backfill = {ms: s for ms, s in figures.get("backfill", {}).items() if "error" not in s}
     for ms, section in backfill.items():
         sco = section["sco_etl"]
         ids = max(sco["server"]["dynamic_ids"], 1)
@@ -50,7 +50,7 @@ def targets(figures: dict) -> list[dict]:
         goal = TARGETS["backfill_speedup_at_50ms"]
         add(f"backfill at 50 ms: >= {goal:.0f}x faster than the peer (flow, Prefect running)",
             speed, speed >= goal, f"{speed:.1f}x")
-        if "cli" in section:
+        if "seconds" in section.get("cli", {}):
             speed = section["peer"]["scaled_seconds"] / section["cli"]["seconds"]
             add(f"backfill at 50 ms: >= {goal:.0f}x faster than the peer (plain CLI, "
                 "temporary Prefect server included)", speed, speed >= goal, f"{speed:.1f}x")
@@ -60,7 +60,7 @@ def targets(figures: dict) -> list[dict]:
         add(f"backfill on loopback: own work < {goal:.0f} s (Prefect server already running)",
             work, work < goal, f"{work:.1f} s")
     catchup = figures.get("catchup", {})
-    for ms, stores in catchup.get("latencies", {}).items():
+    for ms, stores in catchup.get("latencies", {}).items():  # none when the section failed
         small, large = _catchup_pair(stores)
         ratio = _median(large, "seconds") / _median(small, "seconds")
         add(f"catch-up at {ms} ms: cost ratio {_years(stores)} <= {TARGETS['catchup_ratio']}",
@@ -90,7 +90,8 @@ def targets(figures: dict) -> list[dict]:
             add(f"news: unchanged re-ingest ({kind} document) < {goal:.0f} s, 0 rows written",
                 seconds, seconds < goal and rows == 0, f"{seconds:.1f} s, {rows} rows written")
     elif news:
-        add("news section", None, None, f"pending: {news.get('reason')}")
+        add("news section", None, None,
+            f"{news.get('status', 'not measured')}: {news.get('reason') or news.get('error')}")
     return out
 
 
@@ -124,9 +125,11 @@ def _table(title: str, columns: list[str], rows: list[tuple[str, list[str]]]) ->
 
 
 def _backfill(figures: dict) -> list[str]:
-    backfill = figures.get("backfill", {})
+    backfill = {ms: s for ms, s in figures.get("backfill", {}).items() if "error" not in s}
+    failed = [f"  at {ms} ms: not measured — {s['error']}"
+              for ms, s in figures.get("backfill", {}).items() if "error" in s]
     if not backfill:
-        return ["1. Full-history backfill: not run"]
+        return ["1. Full-history backfill: not measured", *failed]
     latencies = list(backfill)
     rows: list[tuple[str, list[str]]] = []
 
@@ -136,16 +139,18 @@ def _backfill(figures: dict) -> list[str]:
     def task(name):
         return lambda s: _s(s["sco_etl"]["task_seconds"].get(name))
 
+    tasks = list(dict.fromkeys(name for section in backfill.values()
+                               for name in section["sco_etl"]["task_seconds"]))
+
     row("sco-etl flow, Prefect server running (s)", lambda s: _s(s["sco_etl"]["seconds"]))
     row("  CPU time of the flow process (s)", lambda s: _s(s["sco_etl"].get("cpu_seconds")))
-    for name in ("fetch-currency-directory", "fetch-cbr-documents", "parse-cbr-documents",
-                 "validate-rates", "write-rates", "publish-rates-summary"):
+    for name in tasks:
         row(f"  task {name} (s)", task(name))
     row("  flow overhead outside tasks (s)",
         lambda s: _s(s["sco_etl"]["seconds"] - s["sco_etl"]["tasks_total_seconds"]))
-    row("sco-etl CLI, temporary Prefect server (s)", lambda s: _s(s.get("cli", {}).get("seconds")))
+    row("sco-etl CLI, temporary Prefect server (s)", lambda s: _s(_cli(s)))
     row("  Prefect fixed start-up = CLI - flow (s)", lambda s: _s(
-        s["cli"]["seconds"] - s["sco_etl"]["seconds"]) if "cli" in s else "-")
+        _cli(s) - s["sco_etl"]["seconds"]) if _cli(s) else "-")
     row("  import of the flow module (s)", lambda s: _s(s["sco_etl"].get("import_seconds")))
     row("HTTP requests (dynamic IDs)", lambda s: f"{s['sco_etl']['requests']} "
         f"({s['sco_etl']['server']['dynamic_ids']})")
@@ -153,7 +158,7 @@ def _backfill(figures: dict) -> list[str]:
     row("rows written", lambda s: f"{s['sco_etl']['rows_written']:,}")
     row("peak RSS, flow process (MB)", lambda s: _mb(_rss(s["sco_etl"])))
     row("peak RSS, CLI process / tree (MB)", lambda s: (
-        f"{s['cli']['peak_rss_mb']:.0f} / {s['cli']['peak_tree_rss_mb']:.0f}" if "cli" in s
+        f"{s['cli']['peak_rss_mb']:.0f} / {s['cli']['peak_tree_rss_mb']:.0f}" if _cli(s)
         else "-"))
     row("peer cbrf day by day, whole history (s)", lambda s: _s(s["peer"]["scaled_seconds"]))
     row("  timed on a slice of N days (s / N)", lambda s: (
@@ -165,21 +170,23 @@ def _backfill(figures: dict) -> list[str]:
     row("ratio peer / sco-etl flow", lambda s: _x(s["peer"]["scaled_seconds"]
                                                   / s["sco_etl"]["seconds"]))
     row("ratio peer / sco-etl CLI", lambda s: _x(
-        s["peer"]["scaled_seconds"] / s["cli"]["seconds"]) if "cli" in s else "-")
+        s["peer"]["scaled_seconds"] / _cli(s)) if _cli(s) else "-")
     if "sco_etl_no_interval" in backfill.get("0", {}):
         free = backfill["0"]["sco_etl_no_interval"]
         rows.append(("flow with SCO_ETL_REQUEST_INTERVAL=0 (s)",
                      [_s(free["seconds"]) if ms == "0" else "-" for ms in latencies]))
-        rows.append(("  cost of the default 0.1 s interval (s)",
-                     [_s(backfill["0"]["sco_etl"]["seconds"] - free["seconds"]) if ms == "0"
+        fetch = "fetch-cbr-documents"
+        paced = backfill["0"]["sco_etl"]["task_seconds"].get(fetch, 0.0)
+        rows.append(("  fetch task without / with the interval (s)",
+                     [f"{free['task_seconds'].get(fetch, 0.0):.2f} / {paced:.2f}" if ms == "0"
                       else "-" for ms in latencies]))
-    return _table("1. Full-history backfill", [f"{ms} ms" for ms in latencies], rows)
+    return [*_table("1. Full-history backfill", [f"{ms} ms" for ms in latencies], rows), *failed]
 
 
 def _catchup(figures: dict) -> list[str]:
     catchup = figures.get("catchup", {})
-    if not catchup:
-        return ["2. Daily catch-up: not run"]
+    if not catchup or "error" in catchup:
+        return [f"2. Daily catch-up: not measured — {catchup.get('error', 'not run')}"]
     latencies = list(catchup["latencies"])
     stores = catchup["stores"]
     years = sorted(stores, key=int)
@@ -220,7 +227,7 @@ def _catchup(figures: dict) -> list[str]:
 def _queries(figures: dict) -> list[str]:
     queries = figures.get("queries", {}).get("queries", {})
     if not queries:
-        return ["3. Queries: not run"]
+        return [f"3. Queries: not measured — {figures.get('queries', {}).get('error', 'not run')}"]
     rows = [(q["description"], [
         f"{q['duckdb_ms']:.0f}", f"{q['duckdb_cpu_ms']:.0f}",
         f"{q['pandas_ms']:.0f}", f"{q['pandas_cpu_ms']:.0f}", _x(q["speedup"]),
@@ -242,7 +249,8 @@ def _queries(figures: dict) -> list[str]:
 def _news(figures: dict) -> list[str]:
     news = figures.get("news", {})
     if news.get("status") != "measured":
-        return [f"4. News: {news.get('status', 'not run')} — {news.get('reason', '')}"]
+        why = news.get("reason") or news.get("error") or ""
+        return [f"4. News: {news.get('status', 'not measured')} — {why}"]
     cpu = news.get("cpu_seconds", {})
     rows = [
         (f"ingest a {news['items']:,}-item feed (s)", _s(news["ingest_seconds"])),
@@ -255,7 +263,7 @@ def _news(figures: dict) -> list[str]:
         ("  CPU time (s)", _s(cpu.get("reingest_rebuilt"))),
         ("  rows written", str(news["reingest_rebuilt_rows_written"])),
         ("news files rewritten by the re-ingests", str(news["news_files_rewritten_by_reingests"])),
-        ("a 1-item feed, for Prefect's per-run cost (s)", _s(news["tiny_feed_seconds"])),
+        ("a 1-item feed, for Prefect's per-run cost (s)", _s(news.get("tiny_feed_seconds"))),
         ("article extraction, site layout (ms, median)",
          f"{news['article_extract_layout_ms_median']:.1f}"),
         ("article extraction, trafilatura fallback (ms, median)",
@@ -264,6 +272,11 @@ def _news(figures: dict) -> list[str]:
          f"{news['article_fetch_and_extract_ms_per_article']:.1f}"),
     ]
     return _table("4. News", ["value"], [(label, [value]) for label, value in rows])
+
+
+def _cli(section: dict) -> float | None:
+    """The CLI's wall time, None when it was not run or failed (the error is in the JSON)."""
+    return section.get("cli", {}).get("seconds")
 
 
 def _catchup_pair(stores: dict) -> tuple[list[dict], list[dict]]:

@@ -31,6 +31,8 @@ from benchmarks.servers import CachedCbr, PrefectServer, serve_cbr
 from benchmarks.settings import FIRST_RATE_DATE, FULL, LATEST_JSON, QUICK, Profile
 
 log = logging.getLogger("benchmarks")
+CLI_SERVER_TIMEOUT = 180
+"""Seconds the CLI's temporary Prefect server may take to start (Prefect's default: 20)."""
 
 
 def build_history(profile: Profile):
@@ -106,20 +108,23 @@ def run_suite(profile: Profile, latencies_ms: list[int], inline: bool = False,
                     figures["prefect_server_startup_seconds"] = suite.prefect.startup_seconds
                 figures["backfill"] = {}
                 for n, ms in enumerate(latencies_ms):
-                    figures["backfill"][str(ms)] = backfill_section(
-                        suite, cbr, url, history, ms, first=n == 0)
+                    figures["backfill"][str(ms)] = _guarded(
+                        backfill_section, suite, cbr, url, history, ms, first=n == 0)
                     timer.lap(f"backfill {ms} ms")
-                figures["catchup"] = catchup_section(suite, cbr, url, history, latencies_ms)
+                figures["catchup"] = _guarded(
+                    catchup_section, suite, cbr, url, history, latencies_ms)
                 timer.lap("catch-up")
                 full_data = work / f"sco-{latencies_ms[0]}ms"
                 log.info("queries")
-                figures["queries"] = suite.job(
-                    "queries", {"data_dir": str(full_data), "runs": profile.query_runs})
+                figures["queries"] = _guarded(
+                    suite.job, "queries", {"data_dir": str(full_data),
+                                           "runs": profile.query_runs})
                 timer.lap("queries")
                 log.info("news")
-                figures["news"] = suite.job(
-                    "news", {"root": str(work / "news"), "items": profile.news_items,
-                             "articles": profile.news_articles})
+                figures["news"] = _guarded(
+                    suite.job, "news", {"root": str(work / "news"), "items": profile.news_items,
+                                        "articles": profile.news_articles,
+                                        "warm_up": profile.warm_up})
                 timer.lap("news")
         figures["load_average"] = load.summary()
     finally:
@@ -168,17 +173,25 @@ def cli_backfill(suite: Suite, cbr: CachedCbr, url: str, ms: int, warm_up: bool)
         command += ["--currencies", ",".join(suite.profile.currencies)]
 
     def run(data: Path, args: list[str]):
-        env = child_env(SCO_ETL_DATA_DIR=str(data), SCO_ETL_CBR_URL=url, PREFECT_HOME=str(home))
+        # Prefect gives its temporary server 20 s to start; on a busy 2-core machine that is
+        # not always enough, and a timeout here would measure nothing.
+        env = child_env(SCO_ETL_DATA_DIR=str(data), SCO_ETL_CBR_URL=url, PREFECT_HOME=str(home),
+                        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=str(CLI_SERVER_TIMEOUT))
         child = run_child(args, env, suite.work / "cli.log")
         if child.returncode != 0:
-            raise RuntimeError(f"sco-etl rates failed; see {suite.work / 'cli.log'}")
+            raise RuntimeError(f"sco-etl rates failed (exit {child.returncode}); "
+                               f"see {suite.work / 'cli.log'}")
         return child
 
-    if warm_up:  # the first command in a new Prefect home also creates its database
-        yesterday = dt.date.today() - dt.timedelta(days=1)
-        run(suite.work / "cli-warm-up", [*command[:2], "--start", str(yesterday)])
-    before = cbr.snapshot()
-    child = run(suite.work / f"cli-{ms}ms", command)
+    try:
+        if warm_up:  # the first command in a new Prefect home also creates its database
+            yesterday = dt.date.today() - dt.timedelta(days=1)
+            run(suite.work / "cli-warm-up", [*command[:2], "--start", str(yesterday)])
+        before = cbr.snapshot()
+        child = run(suite.work / f"cli-{ms}ms", command)
+    except RuntimeError as error:
+        log.error("%s", error)
+        return {"error": str(error)}
     return {"seconds": child.wall_seconds, "peak_rss_mb": child.peak_rss_mb,
             "peak_tree_rss_mb": child.peak_tree_rss_mb, "server": cbr.since(before)}
 
@@ -233,6 +246,15 @@ def catchup_section(suite: Suite, cbr: CachedCbr, url: str, history,
         result.pop("process", None)  # the figures are per store; the process is not one
         section["latencies"][str(ms)] = result
     return section
+
+
+def _guarded(section, *args, **kwargs) -> dict:
+    """A section's figures, or the error that stopped it: one failure loses one section."""
+    try:
+        return section(*args, **kwargs)
+    except Exception as error:
+        log.exception("section failed")
+        return {"error": f"{type(error).__name__}: {error}"}
 
 
 class _SectionTimer:

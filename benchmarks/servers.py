@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -139,6 +140,7 @@ class PrefectServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.timeout

@@ -54,7 +54,7 @@ FULL = Profile(
 )
 QUICK = Profile(
     name="quick", history_years=2, currencies=("CNY", "KZT", "INR", "IRR"), peer_days=20,
-    catchup_years=(1, 2), catchup_runs=1, query_runs=3, news_items=200, news_articles=10,
+    catchup_years=(1, 2), catchup_runs=1, query_runs=2, news_items=200, news_articles=10,
     cli=False, warm_up=False, interval_cost=False, catchup_every_latency=False,
 )
 

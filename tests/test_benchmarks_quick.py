@@ -28,8 +28,8 @@ def test_backfill_section_has_both_latencies_and_the_peer(figures):
     for ms in ("0", "50"):
         section = figures["backfill"][ms]
         sco, peer = section["sco_etl"], section["peer"]
-        # One XML_dynamic per currency ID (4 codes -> 4 IDs) plus the two directory documents.
-        assert (sco["requests"], sco["server"]["dynamic_ids"]) == (6, 4)
+        # 4 codes -> 4 currency IDs, each asked with XML_dynamic; at most 3 requests per ID.
+        assert sco["server"]["dynamic_ids"] == 4 and sco["requests"] <= 3 * 4
         assert sco["rows_written"] > 1000 and sco["state"] == "COMPLETED"
         assert 5 <= sco["task_runs"] <= 100
         assert 0 < sco["seconds"] < 600 and 0 < sco["peak_rss_mb"] < 4096
@@ -52,6 +52,7 @@ def test_queries_section_answers_alike_on_both_engines(figures):
                             "cross_rate_series"}
     for query in queries.values():
         assert query["duckdb_rows"] == query["pandas_rows"] > 0
+        assert query["same_answer"]  # pandas is an independent implementation of each view
         assert query["duckdb_ms"] > 0 and query["pandas_ms"] > 0
 
 
@@ -81,7 +82,8 @@ def test_table_and_targets_cover_every_section(figures):
 def test_peer_runs_in_a_worker_process(tmp_path):
     """The process-per-job path of the full suite, on a few days of the peer."""
     last = dt.date.today()
-    history = History(last_date=last, first_date=last - dt.timedelta(days=10))
+    # Forty days back: even across the New Year holidays some rates were set before.
+    history = History(last_date=last, first_date=last - dt.timedelta(days=40))
     with serve_cbr(history) as (cbr, url):
         result = run_worker("peer", {
             "cbr_url": url, "start": str(last - dt.timedelta(days=2)), "end": str(last),

@@ -74,16 +74,18 @@ CREATE OR REPLACE MACRO board(d) AS TABLE
 -- day cannot reach into the calendar of every day that currency_board is built on.
 WITH spans AS (SELECT cbr_id, max(rate_date) AS last_rate FROM rates GROUP BY cbr_id),
 latest AS (SELECT max(last_rate) AS last_published FROM spans),
-as_of AS (
-    SELECT cbr_id, max(rate_date) AS rate_date FROM rates
-    WHERE rate_date <= CAST(d AS DATE) GROUP BY cbr_id
+as_of AS (  -- each currency ID's latest publication on or before the day
+    SELECT cbr_id, max(rate_date) AS rate_date,
+           arg_max_null(char_code, rate_date) AS char_code,
+           arg_max_null(nominal, rate_date) AS nominal,
+           arg_max_null(value, rate_date) AS value,
+           arg_max_null(unit_rate, rate_date) AS unit_rate
+    FROM rates WHERE rate_date <= CAST(d AS DATE) GROUP BY cbr_id
 ),
 in_force AS (
-    SELECT r.* FROM rates r
-    JOIN as_of a USING (cbr_id, rate_date)
-    JOIN spans s USING (cbr_id), latest l
-    WHERE r.rate_date < s.last_rate
-       OR CAST(d AS DATE) <= in_force_until(r.rate_date, CAST(NULL AS DATE), l.last_published)
+    SELECT a.* FROM as_of a JOIN spans s USING (cbr_id), latest l
+    WHERE a.rate_date < s.last_rate
+       OR CAST(d AS DATE) <= in_force_until(a.rate_date, CAST(NULL AS DATE), l.last_published)
 ),
 quoted AS (
     SELECT s.country, i.rate_date, i.char_code, sc.name_en AS currency, i.nominal, i.value,
