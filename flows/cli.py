@@ -117,23 +117,40 @@ def news(
                   f"({summary['requests']} requests)")
 
 
+KnownAtOption = Annotated[str | None, typer.Option(
+    "--known-at", help="answer as the warehouse stood at this moment (ISO time, e.g. "
+                       "2025-04-01T18:00+03:00)")]
+
+
+def _moment(value: str | None) -> str | None:
+    """An ISO moment, zone-aware (a bare time is UTC), as DuckLake's SNAPSHOT_TIME wants it."""
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        _fail(ValueError(f"--known-at/--since must be an ISO time like 2025-04-01T18:00+03:00, "
+                         f"not {value!r}"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat()
+
+
 @app.command()
-def board(date: DateOption = None) -> None:
+def board(date: DateOption = None, known_at: KnownAtOption = None) -> None:
     """The SCO currencies/ruble box as of a date (default: today, Moscow)."""
-    from warehouse import Warehouse, run_query
+    from warehouse import reports
 
     day = _date(date) or dt.datetime.now(MOSCOW).date()
-    warehouse = Warehouse(resolve().data_dir)
+    moment = _moment(known_at)
     try:
-        rows = run_query(
-            warehouse,
-            "SELECT country, status, char_code, currency, nominal, value, rate_date "
-            "FROM board(?::DATE)", [day],
-        )
+        rows = reports.board_rows(resolve().warehouse(), day, known_at=moment)
     except ScoEtlError as error:
         _fail(error)
+    known = f" (as known at {moment})" if moment else ""
     console.print(render.rich_table(
-        rows, title=f"SCO currencies / ruble as of {day} — official rate of the Bank of Russia",
+        rows, title=f"SCO currencies / ruble as of {day}{known} — official rate of the Bank "
+                    "of Russia",
         headers=render.BOARD_HEADERS,
     ))
 
@@ -142,14 +159,15 @@ def board(date: DateOption = None) -> None:
 def query(
     sql: str,
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    known_at: KnownAtOption = None,
 ) -> None:
-    """Run a read-only SQL query over the warehouse views."""
-    from warehouse import Warehouse, run_query
+    """Run a read-only SQL query over the warehouse tables and views."""
+    from warehouse import run_query
 
     if format not in {"table", "csv", "json"}:
         _fail(ValueError(f"--format must be table, csv or json, not {format!r}"))
     try:
-        rows = run_query(Warehouse(resolve().data_dir), sql)
+        rows = run_query(resolve().warehouse(), sql, known_at=_moment(known_at))
     except ScoEtlError as error:
         _fail(error)
     if format == "csv":
@@ -158,6 +176,76 @@ def query(
         sys.stdout.write(render.as_json(rows) + "\n")
     else:
         console.print(render.rich_table(rows))
+
+
+@app.command()
+def catalog() -> None:
+    """Print the SQL a plain DuckDB client runs to attach the warehouse read-only."""
+    from warehouse.lake import install_extensions
+
+    config = resolve()
+    try:
+        install_extensions()  # so that any DuckDB client of this machine autoloads them
+        config.warehouse().ensure_schema()
+    except ScoEtlError as error:
+        _fail(error)
+    for statement in config.lake.reader_statements():
+        sys.stdout.write(statement + ";\n")
+
+
+@app.command()
+def changes(
+    since: Annotated[str, typer.Option(help="ISO time: list what changed after it")],
+    table: Annotated[str | None, typer.Option(help="list this table's changed rows")] = None,
+) -> None:
+    """What each table gained or changed since a moment (DuckLake's change feed)."""
+    from warehouse import history
+
+    moment = dt.datetime.fromisoformat(_moment(since))
+    warehouse = resolve().warehouse()
+    try:
+        if table:
+            console.print(render.rich_table(history.table_changes(warehouse, table, moment),
+                                            title=f"{table}: changes since {moment}"))
+            return
+        console.print(render.rich_table(history.changes(warehouse, moment),
+                                        title=f"rows changed since {moment}"))
+        shown = history.snapshots(warehouse, moment).select(
+            ["snapshot_id", "snapshot_time", "commit_message"])
+        console.print(render.rich_table(shown, title="snapshots"))
+    except ScoEtlError as error:
+        _fail(error)
+
+
+@app.command()
+def maintain(
+    retention_days: Annotated[float, typer.Option(
+        help="keep time travel this many days back")] = 90,
+) -> None:
+    """Merge small files, expire snapshots past the retention, delete files no one needs."""
+    from flows.maintain import maintain_warehouse
+
+    try:
+        done = maintain_warehouse(retention_days=retention_days)
+    except ScoEtlError as error:
+        _fail(error)
+    console.print(f"[green]maintained:[/] {done['files_before']} → {done['files_after']} data "
+                  f"files ({done['bytes_after'] // 1024} KB), {done['snapshots_expired']} "
+                  f"snapshots expired, {done['files_deleted']} old and "
+                  f"{done['orphans_deleted']} orphaned files deleted")
+
+
+@app.command()
+def export(target: Annotated[Path, typer.Argument(help="folder to write")]) -> None:
+    """Write a plain hive-partitioned Parquet copy of the current snapshot."""
+    from warehouse.export import export as export_lake
+
+    try:
+        counts = export_lake(resolve().warehouse(), target)
+    except ScoEtlError as error:
+        _fail(error)
+    console.print(f"[green]exported to {target}:[/] " + ", ".join(
+        f"{name} {rows}" for name, rows in counts.items()))
 
 
 @app.command()
@@ -212,13 +300,12 @@ def plot(
 ) -> None:
     """Draw CBR rates as a PNG: indexed to 100 on the first day (default), or --per-unit."""
     from flows.plot import default_start, member_currency_codes, plot_rates
-    from warehouse import Warehouse
 
     today = dt.datetime.now(MOSCOW).date()
     codes = ([c.strip().upper() for c in currencies.split(",") if c.strip()] if currencies
              else member_currency_codes(today))
     try:
-        chart = plot_rates(Warehouse(resolve().data_dir), codes,
+        chart = plot_rates(resolve().warehouse(), codes,
                            _date(start) or default_start(today), _date(end), per_unit, output)
     except ScoEtlError as error:
         _fail(error)

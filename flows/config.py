@@ -11,6 +11,8 @@ from schemas.errors import ConfigError
 from schemas.reference import default_sco_currency_codes
 from tasks import settings
 from tasks.http import HttpPolicy
+from warehouse import LakeSettings, S3Settings, Warehouse
+from warehouse.lake import CATALOG_FILE, DATA_DIR, parse_catalog
 
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -26,6 +28,10 @@ class Config:
     currencies: list[str]
     lock_timeout: float
     http: HttpPolicy
+    lake: LakeSettings
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.data_dir, self.lock_timeout, self.lake)
 
 
 def resolve(
@@ -51,14 +57,42 @@ def resolve(
     url = cbr_url or os.environ.get("SCO_ETL_CBR_URL") or settings.CBR_URL
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"SCO_ETL_CBR_URL must be an http(s) URL, not {url!r}")
+    root = Path(data_dir or os.environ.get("SCO_ETL_DATA_DIR") or DEFAULT_DATA_DIR)
+    root = root.expanduser().resolve()
     return Config(
-        data_dir=Path(data_dir or os.environ.get("SCO_ETL_DATA_DIR") or DEFAULT_DATA_DIR)
-        .expanduser().resolve(),
+        data_dir=root,
         cbr_url=url,
         currencies=codes,
         lock_timeout=lock_timeout,
         http=http,
+        lake=resolve_lake(root),
     )
+
+
+def resolve_lake(root: Path) -> LakeSettings:
+    """The warehouse's catalog and data path: `SCO_ETL_CATALOG` and `SCO_ETL_DATA_PATH`,
+    by default a SQLite catalog and a `lake/` folder in the data directory."""
+    catalog = parse_catalog(os.environ.get("SCO_ETL_CATALOG") or f"sqlite:{root / CATALOG_FILE}")
+    if not os.environ.get("SCO_ETL_CATALOG") and not os.environ.get("SCO_ETL_DATA_PATH"):
+        return LakeSettings.local(root)
+    data_path = os.environ.get("SCO_ETL_DATA_PATH") or str(root / DATA_DIR)
+    if not data_path.startswith("s3://"):
+        data_path = str(Path(data_path).expanduser().resolve())
+    data_path = data_path.rstrip("/") + "/"
+    s3 = None
+    if data_path.startswith("s3://"):
+        endpoint = os.environ.get("SCO_ETL_S3_ENDPOINT", "")
+        use_ssl = not endpoint.startswith("http://")
+        s3 = S3Settings(
+            endpoint=endpoint.removeprefix("http://").removeprefix("https://").rstrip("/"),
+            key_id=os.environ.get("AWS_ACCESS_KEY_ID", ""),
+            secret=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1",
+            use_ssl=use_ssl,
+            url_style=os.environ.get("SCO_ETL_S3_URL_STYLE") or ("path" if endpoint else "vhost"),
+        )
+    return LakeSettings(catalog, data_path, s3)
 
 
 def _seconds(name: str, default: float) -> float:

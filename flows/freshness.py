@@ -61,7 +61,7 @@ def check_freshness(
     now: dt.datetime | None = None,
 ) -> dict:
     """Check rates against the CBR calendar and news against its cadence; fail when late."""
-    warehouse = Warehouse(resolve(data_dir).data_dir)
+    warehouse = resolve(data_dir).warehouse()
     moment = now or dt.datetime.now(dt.UTC)
     latest_rate_date, news_activity = read_state(warehouse)
     report = judge(latest_rate_date, news_activity, moment,

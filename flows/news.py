@@ -19,7 +19,6 @@ from tasks.news_settings import (
     FEED_WORKERS,
     MAX_ARTICLE_ATTEMPTS,
 )
-from warehouse import Warehouse
 
 
 def news_run_name() -> str:
@@ -39,7 +38,7 @@ def ingest_news(
     logger = get_run_logger()
     run = RunInfo(str(flow_run.get_id() or "local"), "ingest-news",
                   {"feeds": sources, "fetch_articles": fetch_articles})
-    warehouse = Warehouse(config.data_dir, config.lock_timeout)
+    warehouse = config.warehouse()
     feeds_http, pages_http = feed_client(config.http), article_client(config.http)
     try:
         states = news_tasks.read_feed_state(warehouse)

@@ -18,7 +18,6 @@ from tasks.http import HttpClient
 from tasks.ledger import RunInfo
 from tasks.planning import plan_requests, plan_window
 from tasks.settings import FETCH_WORKERS, MAX_HEALED_GAPS
-from warehouse import Warehouse
 
 
 def rates_run_name() -> str:
@@ -43,7 +42,7 @@ def ingest_rates(
     logger = get_run_logger()
     run = RunInfo(str(flow_run.get_id() or "local"), "ingest-rates",
                   {"start": start, "end": end, "currencies": currencies})
-    warehouse = Warehouse(config.data_dir, config.lock_timeout)
+    warehouse = config.warehouse()
     client = CbrClient(config.cbr_url, HttpClient(config.http))
     try:
         window = plan_window(rates_store.latest_rate_date(warehouse), start, end,
@@ -81,7 +80,7 @@ def ingest_rates(
         "rejected": written.rejected,
         "revisions": written.revisions,
         "partitions": written.partitions,
-        "bytes_written": written.bytes_written,
+        "rows_written": written.rows_written,
         "missing_dates": [str(d) for d in written.missing_dates],
         "unquoted": written.unquoted_codes,
     }

@@ -12,15 +12,19 @@ from flows.config import Config
 from tasks import freshness
 from tasks.gaps import missing_publication_dates
 from warehouse import Warehouse, reports
+from warehouse.lake import redacted
 from warehouse.status import warehouse_status
 
 SHOWN_GAPS = 10
 
 
 def print_status(console: Console, config: Config) -> None:
-    status = warehouse_status(Warehouse(config.data_dir))
+    status = warehouse_status(config.warehouse())
     console.print(f"[bold]data directory[/] {config.data_dir}")
-    print_freshness(console, Warehouse(config.data_dir))
+    console.print(f"[bold]warehouse[/] {redacted(config.lake.catalog)} → {config.lake.data_path}"
+                  f" (snapshot {status.snapshot_id} of {status.snapshot_time:%Y-%m-%d %H:%M:%S %Z};"
+                  " `sco-etl catalog` prints how to attach it)")
+    print_freshness(console, config.warehouse())
     if status.latest_rate_date is None:
         console.print("rates: none yet — run `sco-etl rates` (or `--start 1992-07-01`)")
     else:
@@ -34,7 +38,7 @@ def print_status(console: Console, config: Config) -> None:
     counts = pa.table({"table": list(status.row_counts),
                        "rows": list(status.row_counts.values())})
     console.print(render.rich_table(counts, title="rows per table"))
-    print_news(console, Warehouse(config.data_dir))
+    print_news(console, config.warehouse())
     if status.recent_loads:
         loads = pa.Table.from_pylist([
             {k: row[k] for k in ("started_at", "flow", "status", "rows_written",

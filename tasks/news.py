@@ -23,7 +23,7 @@ from tasks.news_items import Candidates, concat, normalise_document
 from tasks.news_listing import parse_listing
 from tasks.news_parse import ParsedDocument, detect_kind, parse_feed
 from tasks.news_rows import NewsBatch, article_links, build_rows, select_known
-from warehouse import Warehouse
+from warehouse import Warehouse, Writer
 
 
 @dataclass
@@ -177,28 +177,31 @@ def write_news(
     valid = validated.rows["item_id"]
     moved = batch.moved.filter(pc.is_in(batch.moved["item_id"], value_set=valid))
     revisions = batch.revisions.filter(pc.is_in(batch.revisions["item_id"], value_set=valid))
-    with warehouse.write() as writer:
+    status = "failed" if failures else "completed"
+
+    def apply(writer: Writer) -> NewsWritten:
         writer.delete(NEWS, moved)
         result = writer.upsert(NEWS, validated.rows)
         added = writer.append(NEWS_REVISIONS, revisions)
-        writer.replace(FEED_STATE, merge_states(warehouse.read(FEED_STATE), states))
+        writer.replace(FEED_STATE, merge_states(writer.read(FEED_STATE), states))
         if validated.rejected:
             writer.append(QUARANTINE, quarantine_rows("news", validated.rejected, run))
-        status = "failed" if failures else "completed"
         message = load_message(result.inserted, result.updated, len(validated.rejected),
                                failures)
-        writer.append(LOADS, load_row(run, status, result.written, len(validated.rejected),
-                                      requests, message))
-    return NewsWritten(result.inserted, result.updated, result.unchanged,
-                       len(validated.rejected), added, result.partitions, status, message)
+        writer.append(LOADS, load_row(run, status, result.inserted + result.updated,
+                                      len(validated.rejected), requests, message))
+        return NewsWritten(result.inserted, result.updated, result.unchanged,
+                           len(validated.rejected), added, result.partitions, status, message)
+
+    return warehouse.transaction(apply, message=f"{run.flow} {run.run_id}")
 
 
 def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,
                    requests: int | None) -> None:
     """A run that broke leaves the data untouched and says why in the loads ledger."""
-    with warehouse.write() as writer:
-        writer.append(LOADS, load_row(run, "failed", 0, 0, requests,
-                                      f"{type(error).__name__}: {error}"))
+    row = load_row(run, "failed", 0, 0, requests, f"{type(error).__name__}: {error}")
+    warehouse.transaction(lambda writer: writer.append(LOADS, row),
+                          message=f"{run.flow} {run.run_id} failed")
 
 
 def failed_sources(parsed: ParsedSources, broken: dict[str, str]) -> dict[str, str]:

@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from schemas import CURRENCIES, LOADS, QUARANTINE, RATE_REVISIONS, RATES, UNPUBLISHED_DATES
 from schemas.errors import ScoEtlError
@@ -16,7 +15,7 @@ from tasks.currency_set import CurrencySet, Directory
 from tasks.gaps import missing_publication_dates
 from tasks.ledger import RunInfo, load_row, quarantine_rows, utc_now
 from tasks.planning import Window
-from warehouse import Warehouse
+from warehouse import Warehouse, Writer
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +30,9 @@ class RatesWritten:
     rejected: int
     revisions: int
     partitions: list[str]
-    bytes_written: int
+    rows_written: int
     missing_dates: list[dt.date]
     unquoted_codes: list[str]
-
-    @property
-    def written(self) -> int:
-        return self.inserted + self.updated
 
 
 def write_rates(
@@ -49,31 +44,33 @@ def write_rates(
     All of it is one transaction: on any failure the warehouse stays as it was.
     """
     validated, unpublished = checked
-    with warehouse.write() as writer:
+    # A directory entry that breaks its declared checks (a code that is no ISO code, an ID
+    # that is no CBR ID) is quarantined, never stored (issue 5).
+    listed = validate(CURRENCIES, directory.to_table())
+
+    def apply(writer: Writer) -> RatesWritten:
         result = writer.upsert(RATES, validated.rows)
         writer.append(UNPUBLISHED_DATES, unpublished)
         revisions = _revisions(result.replaced, validated.rows, run)
         writer.append(RATE_REVISIONS, revisions)
-        stored = warehouse.read(CURRENCIES)
-        # A directory entry that breaks its declared checks (a code that is no ISO code, an ID
-        # that is no CBR ID) is quarantined, never stored (issue 5).
-        listed = validate(CURRENCIES, directory.to_table())
-        writer.replace(CURRENCIES, _merge_directory(stored, listed.rows))
+        writer.replace(CURRENCIES, _merge_directory(writer.read(CURRENCIES), listed.rows))
         if listed.rejected:
             writer.append(QUARANTINE, quarantine_rows("currencies", listed.rejected, run))
         if validated.rejected:
             writer.append(QUARANTINE, quarantine_rows("rates", validated.rejected, run))
-        missing = _missing_dates(warehouse, validated.rows, unpublished, window)
+        missing = _missing_dates(writer, window)
         message = _message(result.inserted, result.updated, len(validated.rejected), missing,
                            currency_set)
-        writer.append(LOADS, load_row(run, "completed", result.written,
+        writer.append(LOADS, load_row(run, "completed", result.inserted + result.updated,
                                       len(validated.rejected), requests, message))
-    return RatesWritten(
-        inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
-        rejected=len(validated.rejected), revisions=revisions.num_rows,
-        partitions=result.partitions, bytes_written=writer.bytes_written,
-        missing_dates=missing, unquoted_codes=list(currency_set.unquoted_codes),
-    )
+        return RatesWritten(
+            inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
+            rejected=len(validated.rejected), revisions=revisions.num_rows,
+            partitions=result.partitions, rows_written=writer.rows_written,
+            missing_dates=missing, unquoted_codes=list(currency_set.unquoted_codes),
+        )
+
+    return warehouse.transaction(apply, message=f"{run.flow} {run.run_id}")
 
 
 def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,
@@ -84,35 +81,33 @@ def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,
     full), it is logged, and the run's own error is what the user sees.
     """
     message = f"{type(error).__name__}: {error}"
+    row = load_row(run, "failed", 0, 0, requests, message)
     try:
-        with warehouse.write() as writer:
-            writer.append(LOADS, load_row(run, "failed", 0, 0, requests, message))
+        warehouse.transaction(lambda writer: writer.append(LOADS, row),
+                              message=f"{run.flow} {run.run_id} failed")
     except (ScoEtlError, OSError) as ledger_error:
         log.warning("could not record the failed run in the loads ledger: %s", ledger_error)
 
 
 def latest_rate_date(warehouse: Warehouse) -> dt.date | None:
-    dates = warehouse.read(RATES, columns=["rate_date"]).column("rate_date")
-    return pc.max(dates).as_py() if len(dates) else None
+    return warehouse.latest(RATES, "rate_date")
 
 
 def find_gaps(warehouse: Warehouse, before: dt.date, limit: int) -> list[dt.date]:
     """The latest `limit` missing publication dates before `before`, for a catch-up to heal."""
-    dates = warehouse.read(RATES, columns=["rate_date"]).column("rate_date")
-    if not len(dates):
+    present = set(warehouse.distinct(RATES, "rate_date"))
+    if not present:
         return []
-    present = set(pc.unique(dates).to_pylist())
-    unpublished = set(warehouse.read(UNPUBLISHED_DATES, columns=["rate_date"])
-                      .column("rate_date").to_pylist())
+    unpublished = set(warehouse.distinct(UNPUBLISHED_DATES, "rate_date"))
     end = min(before - dt.timedelta(days=1), max(present))
     gaps = missing_publication_dates(present, min(present), end, unpublished)
     return gaps[-limit:]
 
 
-def _revisions(replaced: list[pa.Table], new_rows: pa.Table, run: RunInfo) -> pa.Table:
-    if not replaced:
+def _revisions(replaced: pa.Table, new_rows: pa.Table, run: RunInfo) -> pa.Table:
+    if not replaced.num_rows:
         return RATE_REVISIONS.empty()
-    old = pa.concat_tables(replaced).to_pylist()
+    old = replaced.to_pylist()
     latest = {(r["rate_date"], r["cbr_id"]): r for r in new_rows.to_pylist()}
     now = utc_now()
     rows = []
@@ -135,18 +130,13 @@ def _merge_directory(stored: pa.Table, listed: pa.Table) -> pa.Table:
                                 schema=CURRENCIES.arrow_schema)
 
 
-def _missing_dates(warehouse: Warehouse, rows: pa.Table, unpublished: pa.Table,
-                   window: Window) -> list[dt.date]:
-    """Publication dates in the window for which neither the warehouse nor this run has rates."""
-    stored = warehouse.read(RATES, columns=["rate_date"]).column("rate_date")
-    # Distinct dates first: a backfill brings ~100,000 rows but only ~12,000 dates.
-    present = set(pc.unique(stored).to_pylist()) | set(
-        pc.unique(rows.column("rate_date")).to_pylist())
+def _missing_dates(writer: Writer, window: Window) -> list[dt.date]:
+    """Publication dates in the window for which the warehouse, this run included, has no rates."""
+    # Distinct dates: a backfill brings ~100,000 rows but only ~12,000 dates.
+    present = set(writer.distinct(RATES, "rate_date"))
     if not present:
         return []
-    known = set(warehouse.read(UNPUBLISHED_DATES, columns=["rate_date"])
-                .column("rate_date").to_pylist())
-    known |= set(unpublished.column("rate_date").to_pylist())
+    known = set(writer.distinct(UNPUBLISHED_DATES, "rate_date"))
     last = min(window.end, max(present))
     return missing_publication_dates(present, window.start, last, known)
 

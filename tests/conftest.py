@@ -15,6 +15,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from schemas.checks import tomorrow_in_moscow
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
+from tests.fakes.reliability import pycache_dir, recording
 from warehouse import Warehouse
 
 EVERY_PATH = re.compile(r"^/.*$")
@@ -77,3 +78,15 @@ def warehouse(tmp_path) -> Warehouse:
 @pytest.fixture
 def today() -> dt.date:
     return tomorrow_in_moscow() - dt.timedelta(days=1)
+
+
+@pytest.fixture
+def reliability(request):
+    """Records the reliability scenarios of a test for docs/RELIABILITY.md."""
+    yield from recording(request)
+
+
+@pytest.fixture(scope="session")
+def pycache(request, tmp_path_factory):
+    """A bytecode cache shared by the crash subprocesses."""
+    return pycache_dir(request, tmp_path_factory)

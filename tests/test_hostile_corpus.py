@@ -38,7 +38,6 @@ from tests.fakes.reliability import (
     leftovers,
     lock_is_free,
     partial_files,
-    recording,
 )
 from warehouse import Warehouse
 
@@ -58,11 +57,6 @@ DAILY_RUN = {"start": "2025-04-01", "end": "2025-04-01",
 DYNAMIC_RUN = {"start": "2025-03-25", "end": "2025-04-03", "currencies": ["CNY"]}
 PATHS = {"cbr_daily": "XML_daily.asp", "cbr_dynamic": "XML_dynamic.asp",
          "cbr_directory": "XML_valFull.asp"}
-
-
-@pytest.fixture
-def reliability(request):
-    yield from recording(request)
 
 
 class Attacker:
@@ -251,7 +245,7 @@ def test_cbr_document_through_the_flow(doc, cbr_baseline, fake_cbr, attacker, tm
     except ScoEtlError as e:  # anything else is a crash of the run: the test fails
         error = e
     assert attacker.hits == []
-    assert leftovers(root) == {"tmp": [], "journal": [], "unreadable": []}
+    assert leftovers(root) == {"tmp": [], "orphans": [], "unreadable": []}
     assert lock_is_free(root) and duplicate_keys(warehouse) == {}
     new_rates = [r for r in warehouse.read(RATES).to_pylist()
                  if (r["rate_date"], r["cbr_id"]) not in stored_keys]
@@ -345,7 +339,7 @@ def test_news_run_over_the_corpus_writes_only_clean_rows(news_outcome, attacker)
         assert row["link"].startswith(("http://", "https://")), row["link"]
         assert row["url"].startswith("https://")
         assert "javascript:" not in (row["summary_html"] or "").lower()
-    assert leftovers(warehouse.root) == {"tmp": [], "journal": [], "unreadable": []}
+    assert leftovers(warehouse.root) == {"tmp": [], "orphans": [], "unreadable": []}
     assert duplicate_keys(warehouse) == {}
 
 

@@ -11,16 +11,10 @@ from flows.rates import ingest_rates
 from schemas import LOADS, QUARANTINE, RATES
 from schemas.errors import SourceFormatError, TransientSourceError
 from tests.fakes.cbr_server import body, status
-from warehouse import run_query
+from tests.fakes.reliability import data_files, data_snapshots, last_snapshot, plain_reader
+from warehouse import merge, run_query
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-def data_files(warehouse) -> dict[str, bytes]:
-    """Every data file, the loads ledger aside (each run adds its row there by design)."""
-    return {str(p.relative_to(warehouse.root)): p.read_bytes()
-            for p in sorted(warehouse.root.rglob("*.parquet"))
-            if p.relative_to(warehouse.root).parts[0] != "loads"}
 
 
 def stored(warehouse, code: str) -> list[tuple]:
@@ -78,13 +72,14 @@ def test_board_shows_the_published_values_exactly(cbr_env, warehouse):
 
 def test_same_run_twice_leaves_identical_data(cbr_env, warehouse):
     first = ingest_rates(start=dt.date(2025, 3, 1), end=dt.date(2025, 4, 3))
-    before = data_files(warehouse)
+    before, snapshot = data_files(warehouse), last_snapshot(warehouse)
     second = ingest_rates(start=dt.date(2025, 3, 1), end=dt.date(2025, 4, 3))
     assert first["inserted"] > 0
     assert (second["inserted"], second["updated"], second["unchanged"]) == (
         0, 0, first["inserted"])
     assert second["partitions"] == []
     assert data_files(warehouse) == before
+    assert data_snapshots(warehouse, snapshot) == []  # only the loads ledger gained a row
     assert [r["status"] for r in warehouse.read(LOADS).to_pylist()] == ["completed"] * 2
 
 
@@ -167,35 +162,44 @@ def test_malformed_records_go_to_quarantine_and_good_ones_on(cbr_env, warehouse)
 
 def test_readers_keep_working_while_an_ingestion_runs(cbr_env, warehouse, tmp_path,
                                                       monkeypatch):
+    """Readers in the middle of a write see the last committed snapshot, without waiting.
+
+    The writer is held inside its transaction (after its upsert, before its commit) until the
+    readers are done: events, not timing, make the reads fall inside the write.
+    """
     import threading
 
-    import duckdb
-
     ingest_rates(start=dt.date(2025, 3, 28), end=dt.date(2025, 4, 3), currencies=["CNY"])
-    cbr_env.latency = 0.05
-    done = threading.Event()
+    committed = warehouse.read(RATES).num_rows
+    in_transaction, readers_done = threading.Event(), threading.Event()
+    upsert = merge.upsert
+
+    def upsert_then_wait(connection, table, rows):
+        diff = upsert(connection, table, rows)
+        if table.name == "rates":
+            in_transaction.set()
+            assert readers_done.wait(60)
+        return diff
+
+    monkeypatch.setattr(merge, "upsert", upsert_then_wait)
     outcome: dict = {}
 
     def ingest():
-        try:
-            outcome["summary"] = ingest_rates(start=dt.date(2024, 1, 1), end=dt.date(2025, 4, 3))
-        finally:
-            done.set()
+        outcome["summary"] = ingest_rates(start=dt.date(2024, 1, 1), end=dt.date(2025, 4, 3))
 
     worker = threading.Thread(target=ingest)
     worker.start()
-    monkeypatch.chdir(tmp_path)
-    counts = []
+    monkeypatch.chdir(tmp_path)  # the plain client attaches by absolute path
     try:
-        while not done.is_set():
-            connection = duckdb.connect(str(warehouse.catalog_path), read_only=True)
-            counts.append(connection.execute("SELECT count(*) FROM rates").fetchone()[0])
-            connection.close()
-            counts.append(run_query(warehouse, "SELECT count(*) AS n FROM currency_board "
-                                               "WHERE as_of_date = '2025-04-01'")
-                          .column("n")[0].as_py())
+        assert in_transaction.wait(120)
+        connection = plain_reader(warehouse)
+        during = connection.execute("SELECT count(*) FROM rates").fetchone()[0]
+        connection.close()
+        board = run_query(warehouse, "SELECT count(*) AS n FROM currency_board "
+                                     "WHERE as_of_date = '2025-04-01'").column("n")[0].as_py()
     finally:
-        cbr_env.latency = 0.0
+        readers_done.set()
         worker.join()
+    assert during == committed and board > 0
     assert outcome["summary"]["inserted"] > 1000
-    assert len(counts) > 4 and min(counts) > 0
+    assert warehouse.read(RATES).num_rows == committed + outcome["summary"]["inserted"]

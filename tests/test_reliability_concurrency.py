@@ -14,9 +14,9 @@ import sys
 import threading
 import time
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
+from warehouse.lock import WriterLock
 
 from flows.cli import app
 from schemas import LOADS, RATES
@@ -29,28 +29,16 @@ from tests.fakes.reliability import (
     duplicate_keys,
     leftovers,
     lock_is_free,
-    pycache_dir,
-    recording,
+    plain_reader,
     snapshot,
 )
 from warehouse import Warehouse, run_query
-from warehouse.lock import WriterLock
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 runner = CliRunner()
 
 FIRST = {"start": "2024-01-01", "end": "2025-04-03", "currencies": ["CNY", "KZT"]}
 SECOND = {"start": "2023-06-01", "end": "2025-04-03", "currencies": ["INR", "UZS"]}
-
-
-@pytest.fixture
-def reliability(request):
-    yield from recording(request)
-
-
-@pytest.fixture(scope="session")
-def pycache(request, tmp_path_factory):
-    return pycache_dir(request, tmp_path_factory)
 
 
 def _dates(kwargs: dict) -> dict:
@@ -109,7 +97,7 @@ def test_two_ingestions_started_at_once_are_serialised(cbr_env, warehouse, tmp_p
     assert all(r["finished_at"].timestamp() >= released for r in loads)
     assert snapshot(warehouse) == snapshot(reference)
     assert duplicate_keys(warehouse) == {}
-    assert leftovers(warehouse.root) == {"tmp": [], "journal": [], "unreadable": []}
+    assert leftovers(warehouse.root) == {"tmp": [], "orphans": [], "unreadable": []}
     assert lock_is_free(warehouse.root)
     reliability.record(
         "concurrency", "two ingestions at once (a thread and a process)",
@@ -131,7 +119,7 @@ def test_a_second_writer_fails_clearly_naming_the_holder(cbr_env, warehouse, mon
     assert f"another sco-etl run (pid {os.getpid()}, since " in message
     assert "SCO_ETL_LOCK_TIMEOUT" in message
     assert data_files(warehouse) == before
-    assert leftovers(warehouse.root) == {"tmp": [], "journal": [], "unreadable": []}
+    assert leftovers(warehouse.root) == {"tmp": [], "orphans": [], "unreadable": []}
     reliability.record(
         "concurrency", "a second writer while the lock is held", "lock held by another process",
         f"run failed: WarehouseBusyError '{message.split(';')[0]}…'; nothing written",
@@ -159,7 +147,7 @@ def test_queries_keep_working_during_a_long_write(cbr_env, warehouse, tmp_path, 
     from flows.rates import ingest_rates
 
     ingest_rates(start=dt.date(2025, 3, 28), end=dt.date(2025, 4, 3), currencies=["CNY"])
-    held_open = duckdb.connect(str(warehouse.catalog_path), read_only=True)
+    held_open = plain_reader(warehouse)
     before = held_open.execute("SELECT count(*) FROM rates").fetchone()[0]
     cbr_env.latency = 0.2
     done = threading.Event()
@@ -187,7 +175,7 @@ def test_queries_keep_working_during_a_long_write(cbr_env, warehouse, tmp_path, 
                 failures.append(result.output)
             else:
                 counts.append(int(result.output.split()[-1]))
-            connection = duckdb.connect(str(warehouse.catalog_path), read_only=True)
+            connection = plain_reader(warehouse)
             counts.append(connection.execute("SELECT count(*) FROM rates").fetchone()[0])
             connection.close()
             counts.append(held_open.execute("SELECT count(*) FROM rates").fetchone()[0])

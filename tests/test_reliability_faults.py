@@ -40,17 +40,11 @@ from tests.fakes.reliability import (
     lock_is_free,
     lost_rows,
     partial_files,
-    recording,
     snapshot,
 )
 from warehouse import Warehouse
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-@pytest.fixture
-def reliability(request):
-    yield from recording(request)
 
 
 DYNAMIC = "XML_dynamic.asp"
@@ -209,7 +203,7 @@ def test_cbr_transient_fault_is_retried_then_the_run_succeeds(cbr, cbr_states, f
     assert after == cbr_states[1]
     assert summary["inserted"] == 6  # 1-3 April for CNY and KZT
     assert [r["status"] for r in cbr.warehouse.read(LOADS).to_pylist()][-1] == "completed"
-    assert leftovers(cbr.warehouse.root) == {"tmp": [], "journal": [], "unreadable": []}
+    assert leftovers(cbr.warehouse.root) == {"tmp": [], "orphans": [], "unreadable": []}
     assert lock_is_free(cbr.warehouse.root)
     reliability.record(
         "faults: CBR", f"{fault.kind}, twice, then served", fault.injected,
@@ -240,7 +234,7 @@ def test_cbr_persistent_fault_ends_the_run_clearly_and_changes_no_data(cbr, faul
     assert len(loads) == loads_before + 1
     failed = max(loads, key=lambda r: r["started_at"])
     assert failed["status"] == "failed" and str(raised.value)[:60] in failed["message"]
-    assert leftovers(cbr.warehouse.root) == {"tmp": [], "journal": [], "unreadable": []}
+    assert leftovers(cbr.warehouse.root) == {"tmp": [], "orphans": [], "unreadable": []}
     assert lock_is_free(cbr.warehouse.root)
     reliability.record(
         "faults: CBR", f"{fault.kind}, persistent", fault.injected,
@@ -393,7 +387,7 @@ def test_news_transient_fault_is_retried_then_the_run_succeeds(news_case, news_s
     after = snapshot(news_case.warehouse)
     assert after == news_states[1]
     assert summary["inserted"] == 2
-    assert leftovers(news_case.warehouse.root) == {"tmp": [], "journal": [], "unreadable": []}
+    assert leftovers(news_case.warehouse.root) == {"tmp": [], "orphans": [], "unreadable": []}
     reliability.record(
         "faults: news feed", f"{fault.kind}, twice, then served", fault.injected,
         f"retried ({len(attempts)} requests); run completed; warehouse equals a clean run",
@@ -423,7 +417,7 @@ def test_news_persistent_fault_fails_the_source_clearly_and_changes_no_news(news
     (state,) = warehouse.read(FEED_STATE).to_pylist()
     assert state["status"] == "failed" and state["message"]
     assert warehouse.read(LOADS).to_pylist()[-1]["status"] == "failed"
-    assert leftovers(warehouse.root) == {"tmp": [], "journal": [], "unreadable": []}
+    assert leftovers(warehouse.root) == {"tmp": [], "orphans": [], "unreadable": []}
     assert lock_is_free(warehouse.root)
     reliability.record(
         "faults: news feed", f"{fault.kind}, persistent", fault.injected,
@@ -477,7 +471,7 @@ def test_news_article_fault_leaves_the_item_for_the_next_run(news_case, fault, r
     front.faults.clear()
     run()
     assert interview()["body"].startswith("Ahead of the 10th anniversary summit")
-    assert leftovers(news_case.warehouse.root) == {"tmp": [], "journal": [], "unreadable": []}
+    assert leftovers(news_case.warehouse.root) == {"tmp": [], "orphans": [], "unreadable": []}
     reliability.record(
         "faults: news article", f"{fault.kind}, persistent on an article page", fault.injected,
         f"item stored without body, article_error '{_short(failed['article_error'], 70)}'; "

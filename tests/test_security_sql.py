@@ -14,20 +14,15 @@ import shutil
 import duckdb
 import pytest
 from typer.testing import CliRunner
+from warehouse.layout import partition_path, split_by_partition
 
 from flows.cli import app
 from schemas import LOADS, NEWS, RATES
 from schemas.errors import ConfigError, ReadOnlyQueryError, WarehouseError
-from tests.fakes.reliability import data_files, recording
+from tests.fakes.reliability import data_files, plain_reader
 from warehouse import Warehouse, catalog, connect_read_only, run_query
-from warehouse.layout import partition_path, split_by_partition
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def reliability(request):
-    yield from recording(request)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +127,7 @@ def test_the_connection_refuses_every_write_even_past_the_statement_check(wareho
 def test_the_query_connection_does_not_lock_down_other_connections(warehouse):
     # DuckDB settings belong to a database instance; one shared with the user's own
     # connection to sco.duckdb would switch off its file access (issue 5).
-    own = duckdb.connect(str(warehouse.catalog_path), read_only=True)
+    own = plain_reader(warehouse)
     try:
         expected = own.execute("SELECT count(*) FROM rates").fetchone()[0]
         assert run_query(warehouse, "SELECT count(*) AS n FROM rates").column("n")[0].as_py() == (
@@ -284,7 +279,7 @@ def test_a_data_directory_with_a_quote_in_its_name_works(tmp_path, fake_cbr, mon
                  data_dir=str(root), cbr_url=fake_cbr.url)
     warehouse = Warehouse(root)
     assert run_query(warehouse, "SELECT count(*) AS n FROM rates").column("n")[0].as_py() == 3
-    external = duckdb.connect(str(warehouse.catalog_path), read_only=True)
+    external = plain_reader(warehouse)
     try:
         assert external.execute("SELECT count(*) FROM rates").fetchone()[0] == 3
     finally:

@@ -1,22 +1,21 @@
-"""The warehouse verbs on a temporary directory: idempotence, revisions, atomicity, locking."""
+"""The warehouse verbs on a temporary directory: idempotence, revisions, snapshots, writers."""
 
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
-import os
-import time
+import threading
 from decimal import Decimal
 
-import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from schemas import QUARANTINE, RATES
 from schemas.errors import ReadOnlyQueryError, WarehouseBusyError
-from warehouse import Warehouse, run_query
-from warehouse.journal import JOURNAL_DIR, Transaction, recover
-from warehouse.lock import WriterLock
+from tests.fakes.reliability import data_files, last_snapshot, plain_reader
+from warehouse import Warehouse, history, run_query
+from warehouse.export import export
+from warehouse.maintenance import lake_files, maintain
 
 NOW = dt.datetime(2025, 4, 1, 12, tzinfo=dt.UTC)
 
@@ -35,8 +34,7 @@ def rows(*records: dict) -> pa.Table:
 
 
 def files(warehouse: Warehouse) -> dict[str, bytes]:
-    return {str(p.relative_to(warehouse.root)): p.read_bytes()
-            for p in sorted(warehouse.root.rglob("*.parquet"))}
+    return data_files(warehouse)
 
 
 def test_upsert_twice_changes_nothing(warehouse):
@@ -60,84 +58,154 @@ def test_changed_value_replaces_row_and_returns_old_version(warehouse):
         result = writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1), value="11.8000",
                                                 run_id="run-2")))
     assert (result.inserted, result.updated) == (0, 1)
-    assert result.replaced[0].column("value").to_pylist() == [Decimal("11.7136")]
+    assert result.replaced.column("value").to_pylist() == [Decimal("11.7136")]
     stored = warehouse.read(RATES).to_pylist()
     assert [(r["value"], r["run_id"]) for r in stored] == [(Decimal("11.8000"), "run-2")]
 
 
-def test_only_changed_partitions_are_rewritten(warehouse):
+def test_only_changed_partitions_get_files(warehouse):
     with warehouse.write() as writer:
         writer.upsert(RATES, rows(rate(dt.date(2024, 5, 1)), rate(dt.date(2025, 4, 1))))
-    old = (warehouse.root / "rates/year=2024/data.parquet").stat().st_mtime_ns
+    old = {path for path in files(warehouse) if "year=2024" in path}
     with warehouse.write() as writer:
         result = writer.upsert(RATES, rows(rate(dt.date(2024, 5, 1)), rate(dt.date(2025, 4, 2))))
     assert result.partitions == ["rates/year=2025"]
-    assert (warehouse.root / "rates/year=2024/data.parquet").stat().st_mtime_ns == old
+    assert {path for path in files(warehouse) if "year=2024" in path} == old
+    rates_files = [path for path in files(warehouse) if "/rates/" in path]
+    assert len(rates_files) == 3
+    assert all(path.startswith("lake/main/rates/year=20") for path in rates_files)
 
 
 def test_failure_inside_a_write_leaves_the_warehouse_as_it_was(warehouse):
     with warehouse.write() as writer:
         writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1))))
-    before = files(warehouse)
+    before, snapshot = files(warehouse), last_snapshot(warehouse)
     with pytest.raises(RuntimeError), warehouse.write() as writer:
         writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1), value="99.0000"),
                                   rate(dt.date(2023, 1, 10))))
         raise RuntimeError("crash before commit")
     assert files(warehouse) == before
-    assert not list(warehouse.root.rglob("*.tmp"))
+    assert last_snapshot(warehouse) == snapshot
 
 
-def test_interrupted_commit_is_completed_by_the_next_writer(warehouse):
-    """A journal left by a process killed between renames is replayed."""
-    warehouse.root.mkdir(parents=True)
-    transaction = Transaction(warehouse.root)
-    final = warehouse.root / "rates/year=2025/data.parquet"
-    transaction.stage_parquet(final, rows(rate(dt.date(2025, 4, 1))))
-    journal = warehouse.root / JOURNAL_DIR / f"{transaction.id}.json"
-    journal.parent.mkdir()
-    tmp = next(final.parent.glob("*.tmp"))
-    journal.write_text(f'[["{tmp.relative_to(warehouse.root)}", "rates/year=2025/data.parquet"]]')
-    stray = warehouse.root / "rates/year=2024/.data.parquet.dead.tmp"
-    stray.parent.mkdir()
-    stray.write_bytes(b"half a file")
-    done = recover(warehouse.root)
-    assert len(done) == 2
-    assert warehouse.read(RATES).num_rows == 1
-    assert not journal.exists() and not stray.exists()
+def test_one_write_is_one_snapshot_named_by_its_run(warehouse):
+    warehouse.ensure_schema()
+    snapshot = last_snapshot(warehouse)
+    with warehouse.write("ingest-rates run-1") as writer:
+        writer.upsert(RATES, rows(rate(dt.date(2024, 5, 1)), rate(dt.date(2025, 4, 1))))
+        writer.append(QUARANTINE, pa.Table.from_pylist([{
+            "dataset": "rates", "reason": "r", "record": "{}", "run_id": "run-1",
+            "quarantined_at": NOW}], schema=QUARANTINE.arrow_schema))
+    shown = history.snapshots(warehouse).to_pylist()
+    assert [s["snapshot_id"] for s in shown if s["snapshot_id"] > snapshot] == [snapshot + 1]
+    assert shown[-1]["commit_message"] == "ingest-rates run-1"
 
 
-def _hold_lock(root, ready, seconds):
-    with WriterLock(root, timeout=1):
-        ready.set()
-        time.sleep(seconds)
+def _write_when_both_began(warehouse: Warehouse, barrier: threading.Barrier,
+                           outcome: dict, name: str, order: list) -> None:
+    try:
+        with warehouse.write() as writer:
+            writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1), run_id=name)))
+            barrier.wait(30)  # both transactions hold their upsert, neither has committed
+            if name == "second":
+                assert order_done.wait(30)  # commit after the first one did
+        outcome[name] = "committed"
+    except WarehouseBusyError as error:
+        outcome[name] = str(error)
+    finally:
+        order.append(name)
+        if name == "first":
+            order_done.set()
 
 
-def test_second_writer_waits_then_fails_clearly(warehouse):
-    warehouse.root.mkdir(parents=True)
-    ready = multiprocessing.Event()
-    holder = multiprocessing.Process(target=_hold_lock, args=(warehouse.root, ready, 3))
-    holder.start()
-    ready.wait(10)
-    busy = Warehouse(warehouse.root, lock_timeout=0.5)
-    started = time.monotonic()
-    with pytest.raises(WarehouseBusyError, match=f"pid {holder.pid}"), busy.write():
-        pass
-    assert time.monotonic() - started >= 0.5
-    holder.join()
-    with Warehouse(warehouse.root, lock_timeout=0.5).write():
-        pass  # released when the holder ended
+order_done = threading.Event()
 
 
-def test_lock_released_when_holder_is_killed(warehouse):
-    warehouse.root.mkdir(parents=True)
-    ready = multiprocessing.Event()
-    holder = multiprocessing.Process(target=_hold_lock, args=(warehouse.root, ready, 60))
-    holder.start()
-    ready.wait(10)
-    os.kill(holder.pid, 9)
-    holder.join()
-    with Warehouse(warehouse.root, lock_timeout=1).write():
-        pass
+def test_two_writers_of_the_same_new_key_cannot_both_commit(warehouse):
+    """Inserts never conflict in DuckLake; the commit counter every writer bumps makes them."""
+    warehouse.ensure_schema()
+    order_done.clear()
+    barrier, outcome, order = threading.Barrier(2), {}, []
+    threads = [threading.Thread(target=_write_when_both_began,
+                                args=(Warehouse(warehouse.root), barrier, outcome, name, order))
+               for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert outcome["first"] == "committed"
+    assert outcome["second"].startswith("another writer committed first")
+    assert warehouse.read(RATES).column("run_id").to_pylist() == ["first"]
+
+
+def test_transaction_retries_a_conflict_from_a_fresh_snapshot(warehouse):
+    warehouse.ensure_schema()
+    seen, interloper_done = [], threading.Event()
+
+    def work(writer):
+        seen.append(writer.read(RATES).num_rows)
+        if len(seen) == 1:  # another run commits while this one is inside its transaction
+            thread = threading.Thread(target=lambda: Warehouse(warehouse.root).transaction(
+                lambda other: other.upsert(RATES, rows(rate(dt.date(2025, 4, 1))))))
+            thread.start()
+            thread.join(30)
+            interloper_done.set()
+        return writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1)), rate(dt.date(2025, 4, 2))))
+
+    result = warehouse.transaction(work)
+    assert interloper_done.is_set() and seen == [0, 1]
+    assert (result.inserted, result.unchanged) == (1, 1)
+    assert warehouse.read(RATES).num_rows == 2
+
+
+def test_board_as_known_at_an_earlier_moment(warehouse):
+    with warehouse.write() as writer:
+        writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1))))
+    known = history.snapshots(warehouse).to_pylist()[-1]["snapshot_time"]
+    with warehouse.write() as writer:
+        writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1), value="11.8000", run_id="run-2")))
+    sql = "SELECT value FROM rates_daily WHERE as_of_date = DATE '2025-04-03'"
+    assert run_query(warehouse, sql).column("value").to_pylist() == [Decimal("11.8000")]
+    earlier = run_query(warehouse, sql, known_at=known.isoformat())
+    assert earlier.column("value").to_pylist() == [Decimal("11.7136")]
+
+
+def test_changes_since_a_moment_count_inserts_and_updates(warehouse):
+    with warehouse.write() as writer:
+        writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1))))
+    since = history.snapshots(warehouse).to_pylist()[-1]["snapshot_time"]
+    with warehouse.write() as writer:
+        writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1), value="11.8000"),
+                                  rate(dt.date(2025, 4, 2))))
+    assert history.changes(warehouse, since).to_pylist() == [
+        {"table": "rates", "inserted": 1, "updated": 1, "deleted": 0}]
+
+
+def test_maintenance_merges_small_files_and_expires_old_snapshots(warehouse):
+    for day in range(1, 31):  # thirty daily runs, a file (and a delete file) each
+        with warehouse.write() as writer:
+            writer.upsert(RATES, rows(rate(dt.date(2025, 4, day)),
+                                      rate(dt.date(2025, 4, 1), value=f"11.{day:04d}")))
+    before = len(lake_files(warehouse))
+    done = maintain(warehouse, retention_days=0, orphan_grace=dt.timedelta(0))
+    assert before >= 60 and done.files_after < 5
+    assert done.snapshots_expired >= 30
+    assert warehouse.read(RATES).num_rows == 30
+    assert len(lake_files(warehouse)) == done.files_after
+
+
+def test_export_is_plain_hive_parquet_of_one_snapshot(warehouse, tmp_path):
+    with warehouse.write() as writer:
+        writer.upsert(RATES, rows(rate(dt.date(2024, 5, 1)), rate(dt.date(2025, 4, 1))))
+    target = tmp_path / "export"
+    counts = export(warehouse, target)
+    assert counts["rates"] == 2 and counts["sco_countries"] > 40
+    assert sorted(p.parent.name for p in (target / "rates").rglob("*.parquet")) == [
+        "year=2024", "year=2025"]
+    table = pq.read_table(target / "rates", partitioning="hive")
+    assert sorted(table.column("value").to_pylist()) == [Decimal("11.7136")] * 2
+    export(warehouse, target)  # again, over the first export
+    assert not list(tmp_path.glob(".export.*"))
 
 
 def test_quarantine_append_is_idempotent(warehouse):
@@ -157,9 +225,8 @@ def test_catalog_opens_read_only_from_any_directory(warehouse, tmp_path, monkeyp
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    connection = duckdb.connect(str(warehouse.catalog_path), read_only=True)
-    views = {r[0] for r in connection.execute(
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    connection = plain_reader(warehouse)
+    views = {r[0] for r in connection.execute("SHOW TABLES").fetchall()}
     assert {"rates", "currencies", "sco_countries", "quarantine", "loads", "currency_board",
             "rates_daily", "cross_rates"} <= views
     assert connection.execute("SELECT count(*) FROM rates").fetchone() == (2,)

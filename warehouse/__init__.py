@@ -1,9 +1,18 @@
-"""Storage of sco-etl: hive-partitioned Parquet written atomically, and the DuckDB catalog.
+"""Storage of sco-etl: a DuckLake warehouse (a SQL catalog plus hive-partitioned Parquet).
 
 Nothing outside this package knows where files live or writes SQL.
 """
 
+from warehouse.lake import LakeSettings, S3Settings
 from warehouse.query import connect_read_only, run_query
 from warehouse.store import UpsertResult, Warehouse, Writer
 
-__all__ = ["UpsertResult", "Warehouse", "Writer", "connect_read_only", "run_query"]
+__all__ = [
+    "LakeSettings",
+    "S3Settings",
+    "UpsertResult",
+    "Warehouse",
+    "Writer",
+    "connect_read_only",
+    "run_query",
+]

@@ -1,109 +1,180 @@
-"""Pure merge rules: how incoming rows combine with the rows a partition already holds."""
+"""How incoming rows combine with the stored ones, in SQL inside the writer's transaction.
+
+The incoming Arrow table is staged as a temporary table; the diff against the stored rows
+is computed by DuckDB, and only changed or new rows are written.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import pandas as pd
+import duckdb
 import pyarrow as pa
 
 from schemas.table import Table
 
 LINEAGE_COLUMNS = ("loaded_at", "run_id", "first_seen_at", "updated_at")
 """Columns that describe a write, not the data: a change there alone is no change."""
+ORDINAL = "__ordinal"
+INCOMING = "temp.main.incoming"
 
 
 @dataclass
-class Merged:
-    """The outcome of merging incoming rows into one partition.
+class Diff:
+    """The outcome of an upsert.
 
     Attributes:
-        rows: the partition's new content, sorted by key; None when nothing changed.
         inserted: rows whose key was new.
         updated: rows whose key existed with different content.
         unchanged: rows that were already stored exactly so.
         replaced: the stored versions of the updated rows (for revision logs).
+        partitions: the hive partitions that gained rows, e.g. `rates/year=2025`.
     """
 
-    rows: pa.Table | None
     inserted: int
     updated: int
     unchanged: int
     replaced: pa.Table
+    partitions: list[str] = field(default_factory=list)
 
 
-def merge_by_key(table: Table, existing: pa.Table | None, incoming: pa.Table) -> Merged:
-    """Upsert `incoming` into `existing` on `table.key`; stored lineage of unchanged rows stays."""
-    schema = table.arrow_schema
-    key = list(table.key)
-    new = _frame(incoming).drop_duplicates(subset=key, keep="last").set_index(key)
-    if existing is None or existing.num_rows == 0:
-        rows = _sorted_table(new, schema)
-        return Merged(rows, len(new), 0, 0, schema.empty_table())
-    old = _frame(existing).set_index(key)
-    compare = [c for c in table.column_names if c not in key and c not in LINEAGE_COLUMNS]
-    common = new.index.intersection(old.index)
-    changed = _differs(old.loc[common, compare], new.loc[common, compare])
-    updated_keys = common[changed]
-    inserted_keys = new.index.difference(old.index)
-    if len(updated_keys) == 0 and len(inserted_keys) == 0:
-        return Merged(None, 0, 0, len(common), schema.empty_table())
-    replaced = old.loc[updated_keys]
-    kept = old.drop(index=updated_keys)
-    combined = pd.concat([kept, new.loc[updated_keys], new.loc[inserted_keys]])
-    return Merged(
-        _sorted_table(combined, schema),
-        inserted=len(inserted_keys),
-        updated=len(updated_keys),
-        unchanged=len(common) - len(updated_keys),
-        replaced=_sorted_table(replaced, schema),
-    )
+def upsert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> Diff:
+    """Insert new keys, replace changed rows, leave identical ones (and their lineage) alone."""
+    if rows.num_rows == 0:
+        return Diff(0, 0, 0, table.empty())
+    _stage(connection, table, rows)
+    on = _key_match(table, "i", "s")
+    compare = [c for c in table.column_names if c not in table.key and c not in LINEAGE_COLUMNS]
+    differs = " OR ".join(f'i."{c}" IS DISTINCT FROM s."{c}"' for c in compare) or "false"
+    connection.execute(f"""
+        CREATE OR REPLACE TEMP TABLE stored AS
+        SELECT s.* FROM "{table.name}" s SEMI JOIN {INCOMING} i ON {on} {_bounds(table)}""")
+    connection.execute(f"""
+        CREATE OR REPLACE TEMP TABLE changed AS
+        SELECT i.* FROM {INCOMING} i JOIN temp.main.stored s ON {on} WHERE {differs}""")
+    connection.execute(f"""
+        CREATE OR REPLACE TEMP TABLE fresh AS
+        SELECT i.* FROM {INCOMING} i ANTI JOIN temp.main.stored s ON {on}""")
+    replaced = connection.execute(
+        f"SELECT s.* FROM temp.main.stored s SEMI JOIN temp.main.changed i ON {on}"
+    ).to_arrow_table()
+    counts = connection.execute(
+        "SELECT (SELECT count(*) FROM temp.main.changed), (SELECT count(*) FROM temp.main.fresh),"
+        " (SELECT count(*) FROM temp.main.stored)").fetchone()
+    updated, inserted, stored = counts
+    if updated:
+        _delete_matching(connection, table, "temp.main.changed")
+    partitions: list[str] = []
+    if updated or inserted:
+        columns = _columns(table)
+        connection.execute(f"""
+            INSERT INTO "{table.name}" SELECT {columns} FROM (
+                SELECT * FROM temp.main.changed UNION ALL SELECT * FROM temp.main.fresh)
+            ORDER BY {_key_list(table)}""")
+        partitions = _partitions(connection, table)
+    for name in ("stored", "changed", "fresh", "incoming"):
+        connection.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
+    return Diff(inserted, updated, stored - updated, replaced.cast(table.arrow_schema),
+                partitions)
 
 
-def append_distinct(table: Table, existing: pa.Table | None, incoming: pa.Table) -> pa.Table | None:
-    """Add rows whose key is not stored yet, keeping stored rows as they are; None if none."""
-    key = list(table.key)
-    new = _frame(incoming).drop_duplicates(subset=key)
-    if existing is not None and existing.num_rows:
-        old = _frame(existing)
-        known = pd.MultiIndex.from_frame(old[key]) if len(key) > 1 else pd.Index(old[key[0]])
-        mine = pd.MultiIndex.from_frame(new[key]) if len(key) > 1 else pd.Index(new[key[0]])
-        new = new[~mine.isin(known)]
-        if new.empty:
-            return None
-        new = pd.concat([old, new], ignore_index=True)
-    if new.empty:
-        return None
-    return pa.Table.from_pandas(new, schema=table.arrow_schema, preserve_index=False)
+def insert_new(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> int:
+    """Add the rows whose key is not stored yet; return how many."""
+    if rows.num_rows == 0:
+        return 0
+    _stage(connection, table, rows)
+    (added,) = connection.execute(f"""
+        INSERT INTO "{table.name}"
+        SELECT {_columns(table, "i")} FROM {INCOMING} i
+        ANTI JOIN "{table.name}" s ON {_key_match(table, "i", "s")}
+        ORDER BY {_key_list(table, "i")}""").fetchone()
+    connection.execute(f"DROP TABLE IF EXISTS {INCOMING}")
+    return added
 
 
-def drop_keys(table: Table, existing: pa.Table, doomed: pa.Table) -> pa.Table | None:
-    """`existing` without the rows whose key is in `doomed`; None if none of them is there."""
-    key = list(table.key)
-    old = _frame(existing)
-    gone = _frame(doomed)
-    if len(key) > 1:
-        stored, removed = pd.MultiIndex.from_frame(old[key]), pd.MultiIndex.from_frame(gone[key])
-    else:
-        stored, removed = pd.Index(old[key[0]]), pd.Index(gone[key[0]])
-    hit = stored.isin(removed)
-    if not hit.any():
-        return None
-    return pa.Table.from_pandas(old[~hit], schema=table.arrow_schema, preserve_index=False)
+def delete_keys(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> int:
+    """Remove the stored rows whose key is among `rows`; return how many."""
+    if rows.num_rows == 0:
+        return 0
+    _stage(connection, table, rows)
+    removed = _delete_matching(connection, table, INCOMING)
+    connection.execute(f"DROP TABLE IF EXISTS {INCOMING}")
+    return removed
 
 
-def _frame(rows: pa.Table) -> pd.DataFrame:
-    return rows.to_pandas(types_mapper=pd.ArrowDtype)
+def replace_all(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> bool:
+    """Make `table` hold exactly `rows`, if it does not already; say whether it changed."""
+    _stage(connection, table, rows)
+    columns = _columns(table)
+    (differences,) = connection.execute(f"""
+        SELECT count(*) FROM (
+            (SELECT {columns} FROM "{table.name}" EXCEPT ALL SELECT {columns} FROM {INCOMING})
+            UNION ALL
+            (SELECT {columns} FROM {INCOMING} EXCEPT ALL SELECT {columns} FROM "{table.name}"))
+    """).fetchone()
+    if differences:
+        connection.execute(f'DELETE FROM "{table.name}"')
+        connection.execute(f'INSERT INTO "{table.name}" SELECT {columns} FROM {INCOMING} '
+                           f"ORDER BY {_key_list(table)}")
+    connection.execute(f"DROP TABLE IF EXISTS {INCOMING}")
+    return bool(differences)
 
 
-def _differs(old: pd.DataFrame, new: pd.DataFrame) -> pd.Series:
-    if old.empty:
-        return pd.Series([], dtype=bool)
-    both_missing = old.isna() & new.isna()
-    unequal = (old != new).astype("boolean").fillna(True)
-    return (unequal & ~both_missing).any(axis=1).to_numpy()
+def _stage(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> None:
+    """`rows` as the temporary table `incoming`, one row per key (the last one wins)."""
+    typed = rows.select(table.column_names).cast(table.arrow_schema)
+    typed = typed.append_column(ORDINAL, pa.array(range(typed.num_rows), pa.int64()))
+    connection.register("incoming_arrow", typed)
+    try:
+        connection.execute(f"""
+            CREATE OR REPLACE TEMP TABLE incoming AS
+            SELECT * EXCLUDE ({ORDINAL}) FROM incoming_arrow
+            QUALIFY row_number() OVER (PARTITION BY {_key_list(table)}
+                                       ORDER BY {ORDINAL} DESC) = 1""")
+    finally:
+        connection.unregister("incoming_arrow")
 
 
-def _sorted_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    flat = frame.sort_index().reset_index()
-    return pa.Table.from_pandas(flat[schema.names], schema=schema, preserve_index=False)
+def _delete_matching(connection: duckdb.DuckDBPyConnection, table: Table, source: str) -> int:
+    match = " AND ".join(f'd."{k}" = "{table.name}"."{k}"' for k in table.key)
+    (removed,) = connection.execute(
+        f'DELETE FROM "{table.name}" WHERE EXISTS (SELECT 1 FROM {source} d WHERE {match})'
+    ).fetchone()
+    return removed
+
+
+def _bounds(table: Table) -> str:
+    """Prune partitions when the key fixes the partition (rates: the date is in the key)."""
+    column = table.partition_column
+    if not column or column not in table.key:
+        return ""
+    return (f'WHERE s."{column}" BETWEEN (SELECT min("{column}") FROM {INCOMING}) '
+            f'AND (SELECT max("{column}") FROM {INCOMING})')
+
+
+def _partitions(connection: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
+    if not table.partition_by:
+        return [table.name]
+    column = table.partition_column
+    levels = ", ".join(f'{level}("{column}") AS {level}' for level in table.partition_by)
+    written = connection.execute(f"""
+        SELECT DISTINCT {levels} FROM (
+            SELECT "{column}" FROM temp.main.changed UNION ALL
+            SELECT "{column}" FROM temp.main.fresh) ORDER BY ALL""").fetchall()
+    return ["/".join([table.name, *(f"{level}={value}" for level, value in
+                                    zip(table.partition_by, values, strict=True))])
+            for values in written]
+
+
+def _key_match(table: Table, left: str, right: str) -> str:
+    return " AND ".join(f'{left}."{k}" = {right}."{k}"' for k in table.key)
+
+
+def _key_list(table: Table, alias: str | None = None) -> str:
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f'{prefix}"{k}"' for k in table.key)
+
+
+def _columns(table: Table, alias: str | None = None) -> str:
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f'{prefix}"{c}"' for c in table.column_names)

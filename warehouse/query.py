@@ -1,40 +1,40 @@
-"""Read-only access to the catalog for `sco-etl query` and anyone else.
+"""Read-only access to the warehouse for `sco-etl query` and anyone else.
 
-Read-only is enforced by DuckDB, not by reading the SQL: the catalog is attached read-only,
-the connection can reach no file at all and cannot change its own configuration; and
-DuckDB's parser must classify every statement as a query.
-
-The connection reads the tables through Arrow datasets registered under the tables' names:
-DuckDB binds the catalog's views and macros to them, so it needs no file access. (Allowing
-the data directory instead let `COPY ... TO` and `EXPORT DATABASE` write into it — even through
-`EXPLAIN ANALYZE COPY`, which the statement check classifies as EXPLAIN: issue 5.) It runs
-in a DuckDB instance of its own: settings belong to an instance, and one opened on the
-catalog file would be shared with, and lock down, every other connection to it in this
-process.
+Read-only is enforced by DuckDB, not by reading the SQL: the lake is attached READ_ONLY, the
+connection may read only the lake's data path, cannot change its own configuration or load
+extensions, and DuckDB's parser must classify the statement as a query. `EXPLAIN ANALYZE`
+runs the statement it explains, so that one must be a query too (issue 5: `EXPLAIN ANALYZE
+COPY … TO` once wrote into the data directory).
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
 
 from schemas.errors import ReadOnlyQueryError, WarehouseError
-from warehouse import catalog
+from warehouse.lake import connect, quote
 from warehouse.store import Warehouse
 
 QUERY_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\s+(\(\s*[^)]*\)\s*|ANALY[SZ]E\s+)*", re.IGNORECASE)
 
 
-def connect_read_only(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the catalog that can open, write or attach no file."""
-    path = warehouse.ensure_catalog()
-    connection = duckdb.connect(":memory:")
+def connect_read_only(warehouse: Warehouse,
+                      known_at: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to one snapshot that can write, open or attach nothing else."""
+    warehouse.ensure_schema()
+    connection = connect(warehouse.lake, read_only=True, snapshot_time=known_at)
     try:
-        connection.execute("ATTACH ? AS sco (READ_ONLY)", [str(path)])
-        connection.execute("USE sco")
-        for table in catalog.BASE_TABLES:
-            # A temporary view of the same name: it shadows the catalog's file-reading view.
-            connection.register(table.name, warehouse.dataset(table))
+        readable = [warehouse.lake.data_path]
+        if warehouse.lake.sqlite_file is not None:
+            readable.append(str(warehouse.lake.sqlite_file.parent) + "/")
+        listed = ", ".join(quote(path) for path in readable)
+        connection.execute(f"SET allowed_directories = [{listed}]")
         connection.execute("SET enable_external_access = false")
         connection.execute("SET autoinstall_known_extensions = false")
         connection.execute("SET autoload_known_extensions = false")
@@ -45,12 +45,22 @@ def connect_read_only(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def run_query(warehouse: Warehouse, sql: str, parameters: list | None = None) -> pa.Table:
-    """Run one read-only query and return its result.
+@contextmanager
+def read_only(warehouse: Warehouse, known_at: str | None = None
+              ) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = connect_read_only(warehouse, known_at)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def check_query(sql: str) -> None:
+    """Refuse anything but one query.
 
     Raises:
         ReadOnlyQueryError: the SQL is not a query (it would write, attach, set or copy).
-        WarehouseError: DuckDB could not run it; the message is DuckDB's own.
+        WarehouseError: DuckDB cannot parse it; the message is DuckDB's own.
     """
     try:
         statements = duckdb.extract_statements(sql)
@@ -59,15 +69,27 @@ def run_query(warehouse: Warehouse, sql: str, parameters: list | None = None) ->
     if len(statements) != 1:
         raise ReadOnlyQueryError(f"give exactly one SQL statement, not {len(statements)}")
     kind = statements[0].type
+    if kind == duckdb.StatementType.EXPLAIN:
+        explained = EXPLAIN_PREFIX.sub("", statements[0].query, count=1)
+        inner = duckdb.extract_statements(explained) if explained.strip() else []
+        kind = inner[0].type if len(inner) == 1 else kind
     if kind not in QUERY_STATEMENTS:
         raise ReadOnlyQueryError(
             f"refused a {kind.name} statement: `sco-etl query` only reads. "
-            "Change data through the ingestion commands."
-        )
-    connection = connect_read_only(warehouse)
-    try:
-        return connection.sql(sql, params=parameters or None).to_arrow_table()
-    except duckdb.Error as e:
-        raise WarehouseError(f"query failed: {e}") from e
-    finally:
-        connection.close()
+            "Change data through the ingestion commands.")
+
+
+def run_query(warehouse: Warehouse, sql: str, parameters: list | None = None,
+              known_at: str | None = None) -> pa.Table:
+    """Run one read-only query on the latest snapshot (or the one at `known_at`).
+
+    Raises:
+        ReadOnlyQueryError: the SQL is not a query.
+        WarehouseError: DuckDB could not run it; the message is DuckDB's own.
+    """
+    check_query(sql)
+    with read_only(warehouse, known_at) as connection:
+        try:
+            return connection.sql(sql, params=parameters or None).to_arrow_table()
+        except duckdb.Error as e:
+            raise WarehouseError(f"query failed: {e}") from e

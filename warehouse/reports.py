@@ -1,17 +1,12 @@
-"""Read-only questions behind the operator reports: chart series, the day's board, freshness.
-
-The SQL goes through `run_query` (a read-only DuckDB connection over the catalog views); the
-freshness inputs are read straight from Parquet, so they work before the catalog knows a table.
-"""
+"""Read-only questions behind the operator reports: chart series, the day's board, freshness."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from schemas import RATES
+from schemas import NEWS, RATES
 from warehouse.query import run_query
 from warehouse.store import Warehouse
 
@@ -34,6 +29,12 @@ SELECT country, status, char_code, currency, nominal, value, rate_date
 FROM board(?::DATE)
 """
 
+NEWS_ACTIVITY = f"""
+SELECT source, max(published_at) AS latest_published_at,
+       max(first_seen_at) AS latest_first_seen_at
+FROM "{NEWS.name}" GROUP BY source ORDER BY source
+"""
+
 
 def rate_series(warehouse: Warehouse, codes: list[str], start: dt.date,
                 end: dt.date | None = None) -> pa.Table:
@@ -44,35 +45,17 @@ def rate_series(warehouse: Warehouse, codes: list[str], start: dt.date,
     return run_query(warehouse, RATE_SERIES, [[c.upper() for c in codes], start, end])
 
 
-def board_rows(warehouse: Warehouse, day: dt.date) -> pa.Table:
-    """The SCO currencies/ruble box as of `day`: one row per SCO country but Russia."""
-    return run_query(warehouse, BOARD, [day])
+def board_rows(warehouse: Warehouse, day: dt.date, known_at: str | None = None) -> pa.Table:
+    """The SCO currencies/ruble box as of `day` (as the warehouse knew it at `known_at`)."""
+    return run_query(warehouse, BOARD, [day], known_at=known_at)
 
 
 def latest_rate_date(warehouse: Warehouse) -> dt.date | None:
     """The newest effective date stored, or None for an empty warehouse."""
-    dates = warehouse.read(RATES, columns=["rate_date"]).column("rate_date")
-    return pc.max(dates).as_py() if len(dates) else None
+    return warehouse.latest(RATES, "rate_date")
 
 
 def news_activity(warehouse: Warehouse) -> list[dict]:
-    """Per news source: the newest `published_at` and `first_seen_at` stored.
-
-    Empty until the news pipeline (`schemas.news`) is installed and has loaded something.
-    """
-    try:
-        from schemas.news import NEWS
-    except ModuleNotFoundError as error:
-        if error.name != "schemas.news":
-            raise
-        return []  # the news pipeline has not landed in this installation
-    rows = warehouse.read(NEWS, columns=["source", "published_at", "first_seen_at"])
-    if not rows.num_rows:
-        return []
-    latest = rows.group_by("source").aggregate(
-        [("published_at", "max"), ("first_seen_at", "max")])
-    return [
-        {"source": row["source"], "latest_published_at": row["published_at_max"],
-         "latest_first_seen_at": row["first_seen_at_max"]}
-        for row in latest.to_pylist()
-    ]
+    """Per news source: the newest `published_at` and `first_seen_at` stored."""
+    with warehouse.reader() as connection:
+        return connection.execute(NEWS_ACTIVITY).to_arrow_table().to_pylist()

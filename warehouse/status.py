@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from schemas import LOADS, RATES, UNPUBLISHED_DATES
-from warehouse.catalog import BASE_TABLES
-from warehouse.store import Warehouse
+from warehouse.ddl import BASE_TABLES
+from warehouse.lake import LAKE_ALIAS
+from warehouse.store import Warehouse, distinct_values
 
 
 @dataclass
@@ -23,23 +21,30 @@ class WarehouseStatus:
     rate_dates: set[dt.date]
     unpublished_dates: set[dt.date]
     recent_loads: list[dict]
+    snapshot_id: int
+    snapshot_time: dt.datetime | None
 
 
 def warehouse_status(warehouse: Warehouse, loads: int = 5) -> WarehouseStatus:
-    counts = {t.name: warehouse.read(t, columns=[t.key[0]]).num_rows for t in BASE_TABLES}
-    dates = warehouse.read(RATES, columns=["rate_date"]).column("rate_date")
-    ledger = warehouse.read(LOADS)
-    recent = ledger.sort_by([("started_at", "descending")]).slice(0, loads).to_pylist()
+    """Everything below comes from one snapshot."""
+    with warehouse.reader() as connection:
+        counts = {t.name: connection.execute(f'SELECT count(*) FROM "{t.name}"').fetchone()[0]
+                  for t in BASE_TABLES}
+        dates = distinct_values(connection, RATES, "rate_date")
+        recent = connection.execute(
+            f'SELECT * FROM "{LOADS.name}" ORDER BY started_at DESC LIMIT ?', [loads]
+        ).to_arrow_table().to_pylist()
+        unpublished = set(distinct_values(connection, UNPUBLISHED_DATES, "rate_date"))
+        snapshot_id, snapshot_time = connection.execute(
+            f"SELECT snapshot_id, snapshot_time FROM {LAKE_ALIAS}.snapshots() "
+            "ORDER BY snapshot_id DESC LIMIT 1").fetchone()
     return WarehouseStatus(
         row_counts=counts,
-        latest_rate_date=pc.max(dates).as_py() if len(dates) else None,
-        first_rate_date=pc.min(dates).as_py() if len(dates) else None,
-        rate_dates=set(pc.unique(dates).to_pylist()) if len(dates) else set(),
-        unpublished_dates=set(warehouse.read(UNPUBLISHED_DATES, columns=["rate_date"])
-                              .column("rate_date").to_pylist()),
+        latest_rate_date=dates[-1] if dates else None,
+        first_rate_date=dates[0] if dates else None,
+        rate_dates=set(dates),
+        unpublished_dates=unpublished,
         recent_loads=recent,
+        snapshot_id=snapshot_id,
+        snapshot_time=snapshot_time,
     )
-
-
-def present_dates(warehouse: Warehouse, table=RATES, column: str = "rate_date") -> pa.Array:
-    return pc.unique(warehouse.read(table, columns=[column]).column(column))

@@ -1,192 +1,256 @@
-"""The warehouse verbs: read tables, and write them one atomic transaction at a time."""
+"""The warehouse verbs: read tables, and change them one DuckLake snapshot at a time."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
+import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from schemas import CURRENCY_LINEAGE, SCO_COUNTRIES
-from schemas.errors import WarehouseError
+from schemas.errors import WarehouseBusyError, WarehouseError
 from schemas.reference import currency_lineage, sco_countries
 from schemas.table import Table
-from warehouse import catalog
-from warehouse.journal import Transaction, recover
-from warehouse.layout import partition_path, split_by_partition, table_dir
-from warehouse.lock import WriterLock
-from warehouse.merge import Merged, append_distinct, drop_keys, merge_by_key
+from warehouse import ddl, merge
+from warehouse.lake import LakeSettings, catalog_exists, connect, quote
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONFLICT_MARKERS = ("conflict", "database is locked", "could not serialize")
+"""How DuckDB says another writer committed first (SQLite busy, PostgreSQL serialisation,
+DuckLake's own conflict check); the transaction is then retried from the start."""
+FIRST_RETRY_SECONDS = 0.05
 
 
 @dataclass
 class UpsertResult:
-    """What an upsert did: counts, the stored versions it replaced, the partitions it rewrote."""
+    """What an upsert did: counts, the stored versions it replaced, the partitions it touched."""
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    replaced: list[pa.Table] = field(default_factory=list)
+    replaced: pa.Table | None = None
     partitions: list[str] = field(default_factory=list)
-
-    @property
-    def written(self) -> int:
-        return self.inserted + self.updated
 
 
 class Warehouse:
-    """A data directory of hive-partitioned Parquet tables plus the DuckDB catalog over them."""
+    """The DuckLake warehouse: a catalog database plus hive-partitioned Parquet data files.
 
-    def __init__(self, root: Path | str, lock_timeout: float = 60.0) -> None:
-        self.root = Path(root).resolve()
+    Holds only settings (it pickles): every read and every transaction opens its own
+    connection, so it can be passed to a task in another process or on another machine.
+    """
+
+    def __init__(self, root: Path | str, lock_timeout: float = 60.0,
+                 lake: LakeSettings | None = None) -> None:
+        self.root = Path(root).expanduser().resolve()
         self.lock_timeout = lock_timeout
+        self.lake = lake or LakeSettings.local(self.root)
+        self._schema_checked = False
 
-    @property
-    def catalog_path(self) -> Path:
-        return self.root / catalog.CATALOG_FILE
+    def read(self, table: Table, columns: list[str] | None = None, where: str | None = None,
+             parameters: list | None = None) -> pa.Table:
+        """Rows of `table` in the latest snapshot (optionally filtered by a SQL predicate)."""
+        with self.reader() as connection:
+            return read_table(connection, table, columns, where, parameters)
 
-    def read(self, table: Table, columns: list[str] | None = None) -> pa.Table:
-        """Every stored row of `table` (committed files only)."""
-        return self.dataset(table).to_table(columns=columns or table.column_names)
+    def distinct(self, table: Table, column: str) -> list:
+        """The distinct values of one column in the latest snapshot, sorted."""
+        with self.reader() as connection:
+            return distinct_values(connection, table, column)
 
-    def dataset(self, table: Table) -> ds.Dataset:
-        """The committed files of `table` as an Arrow dataset, read lazily (temporary files,
-        named `.…tmp`, and the `_journal` are never part of it)."""
-        directory = table_dir(self.root, table)
-        if not directory.exists():
-            return ds.dataset(table.empty())
-        return ds.dataset(
-            directory, format="parquet", schema=table.arrow_schema,
-            partitioning="hive" if table.partition_by else None,
-            exclude_invalid_files=False,
-        )
+    def latest(self, table: Table, column: str):
+        """The greatest value of one column in the latest snapshot, or None when empty."""
+        with self.reader() as connection:
+            return connection.execute(f'SELECT max("{column}") FROM "{table.name}"').fetchone()[0]
 
     @contextmanager
-    def write(self) -> Iterator[Writer]:
-        """Hold the writer lock, stage writes, and commit them all at once on success.
+    def reader(self, known_at: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to one snapshot: the latest, or the one at `known_at`."""
+        self.ensure_schema()
+        connection = connect(self.lake, read_only=True, snapshot_time=known_at)
+        try:
+            yield connection
+        finally:
+            connection.close()
 
-        An exception inside the block discards every staged write: the warehouse stays as it
-        was. The DuckDB catalog is rebuilt after a commit that changed anything.
+    @contextmanager
+    def write(self, message: str | None = None) -> Iterator[Writer]:
+        """One transaction: everything written in the block commits as one snapshot.
+
+        An exception inside the block rolls everything back. A conflict with a writer that
+        committed first raises `WarehouseBusyError`; `transaction` retries it.
         """
-        with WriterLock(self.root, self.lock_timeout):
-            for action in recover(self.root):
-                log.warning("warehouse recovery: %s", action)
-            writer = Writer(self.root)
+        self.ensure_schema()
+        connection = connect(self.lake)
+        try:
+            connection.execute("BEGIN TRANSACTION")
+            writer = Writer(connection)
             yield writer
-            # The shipped reference tables travel with the data, so Parquet readers have them.
-            writer.replace(SCO_COUNTRIES, sco_countries())
-            writer.replace(CURRENCY_LINEAGE, currency_lineage())
-            writer.commit()
-            catalog.build(self.root)
+            writer.finish(message)
+            connection.execute("COMMIT")
+        except duckdb.Error as error:
+            _rollback(connection)
+            if is_conflict(error):
+                raise WarehouseBusyError(f"another writer committed first: {error}") from error
+            raise WarehouseError(f"the warehouse write failed: {error}") from error
+        except BaseException:
+            _rollback(connection)
+            raise
+        finally:
+            connection.close()
 
-    def ensure_catalog(self) -> Path:
-        """Build the DuckDB catalog if it does not exist yet (a fresh data directory)."""
-        if not self.catalog_path.exists():
-            self.root.mkdir(parents=True, exist_ok=True)
-            catalog.build(self.root)
-        return self.catalog_path
+    def transaction(self, work: Callable[[Writer], T], message: str | None = None) -> T:
+        """Run `work` in one transaction, again from the start while another writer wins.
+
+        Raises:
+            WarehouseBusyError: other writers kept committing first for `lock_timeout` s.
+        """
+        deadline = time.monotonic() + self.lock_timeout
+        delay = FIRST_RETRY_SECONDS
+        attempt = 1
+        while True:
+            try:
+                with self.write(message) as writer:
+                    return work(writer)
+            except WarehouseBusyError as error:
+                if time.monotonic() + delay > deadline:
+                    raise WarehouseBusyError(
+                        f"other sco-etl runs kept writing to the warehouse for "
+                        f"{self.lock_timeout:.0f} s ({attempt} attempts; last: {error}). "
+                        "Nothing of this run was written: let them finish and run again, "
+                        "or raise SCO_ETL_LOCK_TIMEOUT.") from error
+                log.info("warehouse conflict, retrying (attempt %d): %s", attempt, error)
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2.0)
+                attempt += 1
+
+    def ensure_schema(self) -> None:
+        """Create the lake, or bring its tables and views up to this version's declarations."""
+        if self._schema_checked:
+            return
+        digest = ddl.schema_digest()
+        self._schema_checked = True
+        if catalog_exists(self.lake):
+            connection = connect(self.lake, read_only=True)
+            try:
+                if ddl.stored_digest(connection) == digest:
+                    return
+            finally:
+                connection.close()
+        self._apply_schema(digest)
+
+    def _apply_schema(self, digest: str) -> None:
+        for _attempt in range(20):
+            connection = connect(self.lake)
+            try:
+                connection.execute("BEGIN TRANSACTION")
+                if ddl.stored_digest(connection) != digest:
+                    ddl.apply_schema(connection, digest)
+                    # The shipped reference tables travel with the data.
+                    writer = Writer(connection)
+                    writer.replace(SCO_COUNTRIES, sco_countries())
+                    writer.replace(CURRENCY_LINEAGE, currency_lineage())
+                connection.execute("COMMIT")
+                return
+            except duckdb.Error as error:
+                _rollback(connection)
+                if not is_conflict(error):
+                    raise WarehouseError(f"cannot create the warehouse schema: {error}") from error
+                time.sleep(FIRST_RETRY_SECONDS * (1 + random.random()))
+            finally:
+                connection.close()
+        raise WarehouseBusyError("could not create the warehouse schema: other writers kept "
+                                 "changing it; run again")
 
 
 class Writer:
-    """Staged writes of one transaction; see `Warehouse.write`."""
+    """The changes of one transaction; see `Warehouse.write`."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._pending: dict[Path, pa.Table] = {}
-        self.bytes_written = 0
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+        self.changed: set[str] = set()
+        self.rows_written = 0
+
+    def read(self, table: Table, columns: list[str] | None = None, where: str | None = None,
+             parameters: list | None = None) -> pa.Table:
+        """Rows of `table` as this transaction sees them."""
+        return read_table(self.connection, table, columns, where, parameters)
+
+    def distinct(self, table: Table, column: str) -> list:
+        """The distinct values of one column as this transaction sees them, sorted."""
+        return distinct_values(self.connection, table, column)
 
     def upsert(self, table: Table, rows: pa.Table) -> UpsertResult:
-        """Insert new keys, replace changed ones, leave identical ones (and their lineage) alone.
-
-        Only partitions whose content changes are rewritten.
-        """
-        result = UpsertResult()
-        for values, part in split_by_partition(table, rows).items():
-            path = partition_path(self.root, table, values)
-            merged: Merged = merge_by_key(table, self._current(path, table), part)
-            result.inserted += merged.inserted
-            result.updated += merged.updated
-            result.unchanged += merged.unchanged
-            if merged.replaced.num_rows:
-                result.replaced.append(merged.replaced)
-            if merged.rows is not None:
-                self._pending[path] = merged.rows
-                result.partitions.append(str(path.parent.relative_to(self.root)))
-        return result
+        """Insert new keys, replace changed ones, leave identical ones (and their lineage) alone."""
+        diff = merge.upsert(self.connection, table, rows)
+        self._note(table, diff.inserted + diff.updated)
+        return UpsertResult(diff.inserted, diff.updated, diff.unchanged, diff.replaced,
+                            diff.partitions)
 
     def append(self, table: Table, rows: pa.Table) -> int:
         """Add rows whose key is not stored yet; return how many were added."""
-        added = 0
-        for values, part in split_by_partition(table, rows).items():
-            path = partition_path(self.root, table, values)
-            current = self._current(path, table)
-            combined = append_distinct(table, current, part)
-            if combined is not None:
-                added += combined.num_rows - (current.num_rows if current is not None else 0)
-                self._pending[path] = combined
+        added = merge.insert_new(self.connection, table, rows)
+        self._note(table, added)
         return added
 
     def delete(self, table: Table, rows: pa.Table) -> int:
-        """Remove the stored rows with the keys of `rows`, from the partitions `rows` fall in.
-
-        For a row whose partition column changed (a news item re-dated): delete the stored
-        version from its old partition, then upsert the new one.
-        """
-        removed = 0
-        for values, part in split_by_partition(table, rows).items():
-            path = partition_path(self.root, table, values)
-            current = self._current(path, table)
-            kept = None if current is None else drop_keys(table, current, part)
-            if kept is not None:
-                removed += current.num_rows - kept.num_rows
-                self._pending[path] = kept
+        """Remove the stored rows with the keys of `rows`; return how many were removed."""
+        removed = merge.delete_keys(self.connection, table, rows)
+        self._note(table, removed)
         return removed
 
     def replace(self, table: Table, rows: pa.Table) -> bool:
         """Replace an unpartitioned table whole, if its content differs; say whether it did."""
         if table.partition_by:
             raise WarehouseError(f"{table.name} is partitioned; use upsert")
-        path = partition_path(self.root, table, ())
-        rows = rows.cast(table.arrow_schema).sort_by([(k, "ascending") for k in table.key])
-        current = self._current(path, table)
-        if current is not None and current.equals(rows):
-            return False
-        self._pending[path] = rows
-        return True
+        replaced = merge.replace_all(self.connection, table, rows)
+        self._note(table, rows.num_rows if replaced else 0)
+        return replaced
 
-    def commit(self) -> None:
-        if not self._pending:
-            return
-        transaction = Transaction(self.root)
-        try:
-            for path, rows in self._pending.items():
-                transaction.stage_parquet(path, rows)
-            transaction.commit()
-        except BaseException:
-            transaction.abort()
-            raise
-        self.bytes_written += transaction.bytes_written
-        self._pending.clear()
+    def finish(self, message: str | None) -> None:
+        """Mark the snapshot: bump the commit counter when data changed, name the run."""
+        if self.changed - {"loads", "quarantine"}:
+            self.connection.execute(f"UPDATE {ddl.META_TABLE} SET commits = commits + 1")
+        if message and self.changed:
+            self.connection.execute(
+                f"CALL sco.set_commit_message('sco-etl', {quote(message)})")
 
-    @property
-    def pending_paths(self) -> list[Path]:
-        return list(self._pending)
+    def _note(self, table: Table, rows: int) -> None:
+        if rows:
+            self.changed.add(table.name)
+            self.rows_written += rows
 
-    def _current(self, path: Path, table: Table) -> pa.Table | None:
-        if path in self._pending:
-            return self._pending[path]
-        if not path.exists():
-            return None
-        try:
-            return pq.read_table(path, schema=table.arrow_schema)
-        except (pa.ArrowInvalid, OSError) as e:
-            raise WarehouseError(
-                f"cannot read {path}: {e}. Restore it from a backup or delete it and re-run "
-                "the ingestion for that period."
-            ) from e
+
+def read_table(connection: duckdb.DuckDBPyConnection, table: Table,
+               columns: list[str] | None = None, where: str | None = None,
+               parameters: list | None = None) -> pa.Table:
+    names = columns or table.column_names
+    selected = ", ".join(f'"{name}"' for name in names)
+    sql = f'SELECT {selected} FROM "{table.name}"' + (f" WHERE {where}" if where else "")
+    result = connection.execute(sql, parameters or []).to_arrow_table()
+    schema = pa.schema([table.arrow_schema.field(name) for name in names])
+    return result.cast(schema)
+
+
+def distinct_values(connection: duckdb.DuckDBPyConnection, table: Table, column: str) -> list:
+    return [value for (value,) in connection.execute(
+        f'SELECT DISTINCT "{column}" FROM "{table.name}" ORDER BY 1').fetchall()]
+
+
+def is_conflict(error: BaseException) -> bool:
+    text = str(error)
+    return any(marker in text for marker in CONFLICT_MARKERS)
+
+
+def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
+    # After a failed COMMIT no transaction is open any more: DuckDB rolled it back itself.
+    with suppress(duckdb.Error):
+        connection.execute("ROLLBACK")

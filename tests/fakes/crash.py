@@ -2,12 +2,14 @@
 
 The subprocess is `python -m tests.fakes.crash_run` (see there for the kill points), talking to
 the session's Prefect test server. After the kill, `inspect_after_kill` checks what any reader
-or the next writer would meet: the lock free, no unreadable file, and — once a writer has
-replayed the journal — content exactly as before the run or exactly as after it, never a mix.
+or the next writer would meet: a writer can commit at once, no unreadable file, content exactly
+as before the run or exactly as after it, never a mix, and the files the killed writer left
+unlisted are orphans that maintenance deletes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from tests.fakes.reliability import REPO, leftovers, lock_is_free, lost_rows, snapshot
 from warehouse import Warehouse
+from warehouse.maintenance import maintain
 
 KILLED = -signal.SIGKILL
 TIMEOUT = 600
@@ -64,36 +67,38 @@ def run_flow(flow: str, kwargs: dict, env: dict[str, str], kill: str | None,
 
 @dataclass
 class AfterKill:
-    """What the kill left, seen by a reader at once and by the next writer."""
+    """What the kill left, seen by a reader at once and after maintenance."""
 
     visible: str
-    """What a reader sees before any writer ran: before, after, or mixed."""
+    """What a reader sees right after the kill: before, after, or mixed."""
     recovered: str
-    """What the next writer's recovery makes of it: before or after (never mixed)."""
+    """What is left after maintenance removed the orphans: before or after (never mixed)."""
     rows_lost: int
     tmp_files: int
-    journals: int
+    orphans: int
+    """Data files the killed writer wrote but never committed."""
+    orphans_after_maintenance: int
     unreadable: int
     lock_free: bool
 
 
 def inspect_after_kill(root: Path, before: dict, after: dict, scratch: Path) -> AfterKill:
-    """Judge the killed run's directory; recovery is tried on a copy, so the rerun that
+    """Judge the killed run's directory; maintenance is tried on a copy, so the rerun that
     follows still meets the state exactly as the kill left it."""
     found = leftovers(root)
-    lock_free = lock_is_free(root)
     visible = _which(snapshot(Warehouse(root)), before, after)
     probe = scratch / "recovered"
     shutil.copytree(root, probe)
-    with Warehouse(probe, lock_timeout=5).write():
-        pass  # a writer that changes nothing: it replays the journal and drops temporary files
+    lock_free = lock_is_free(probe)
+    maintain(Warehouse(probe, lock_timeout=5), orphan_grace=dt.timedelta(0))
     state = snapshot(Warehouse(probe))
+    remaining = leftovers(probe)["orphans"]
     shutil.rmtree(probe)
     return AfterKill(
         visible=visible, recovered=_which(state, before, after),
         rows_lost=min(lost_rows(before, state), lost_rows(after, state)),
-        tmp_files=len(found["tmp"]),
-        journals=len(found["journal"]), unreadable=len(found["unreadable"]),
+        tmp_files=len(found["tmp"]), orphans=len(found["orphans"]),
+        orphans_after_maintenance=len(remaining), unreadable=len(found["unreadable"]),
         lock_free=lock_free,
     )
 

@@ -10,14 +10,10 @@ kill point that silently stopped being reached cannot pass unnoticed).
 
 Kill points (`name:N`, N counted from 1 within the process):
     http:N          at the N-th HTTP request, before any write
-    lock:N          right after the N-th writer-lock acquisition, before journal recovery
-    write_table:N   in the middle of the N-th Parquet write: half its bytes on disk
-    staged:N        after the N-th fsync of a staged file (the journal's own is the last)
-    replace:N       before the N-th rename in warehouse.journal: 1 puts the journal in place,
-                    2.. rename the staged files (also counts renames replayed by recovery)
-    applied:N       after the N-th commit's renames, before its journal is removed
-    catalog:N       the N-th DuckDB catalog built under its temporary name, not yet renamed
-    committed:N     after the N-th commit and catalog are complete, the flow not finished
+    begin:N         right after the N-th write transaction began, before anything is written
+    upsert:N        after the N-th upsert: its Parquet files are on disk, not committed
+    commit:N        the N-th transaction complete, its commit counter bumped, before COMMIT
+    committed:N     after the N-th commit, the flow not finished
 """
 
 from __future__ import annotations
@@ -28,9 +24,6 @@ import os
 import signal
 import sys
 import threading
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 KILL_ENV = "SCO_ETL_TEST_KILL_AT"
 
@@ -58,27 +51,22 @@ class Countdown:
             return self.count == self.n
 
 
-class _OsWithKill:
-    """`os` for one module, with `replace` counted (a module attribute, so patchable)."""
-
-    def __init__(self, countdown: Countdown, point: str) -> None:
-        self._countdown, self._point = countdown, point
-
-    def __getattr__(self, name: str):
-        return getattr(os, name)
-
-    def replace(self, source, target) -> None:
-        if self._countdown.hit(self._point):
-            kill()
-        os.replace(source, target)
-
-
 def install(spec: str) -> Countdown:
     """Wrap the warehouse's steps so that the chosen one kills the process."""
+    from contextlib import contextmanager
+
     from tasks import http
-    from warehouse import catalog, journal, lock
+    from warehouse import merge, store
 
     countdown = Countdown(spec)
+
+    def killing_after(point: str, function):
+        def wrapper(*args, **kwargs):
+            result = function(*args, **kwargs)
+            if countdown.hit(point):
+                kill()
+            return result
+        return wrapper
 
     real_get_once = http.HttpClient._get_once
 
@@ -87,57 +75,21 @@ def install(spec: str) -> Countdown:
             kill()
         return real_get_once(self, *args, **kwargs)
 
-    real_acquire = lock.WriterLock.acquire
+    real_write = store.Warehouse.write
 
-    def acquire(self):
-        real_acquire(self)
-        if countdown.hit("lock"):
-            kill()
-
-    real_write_table = pq.write_table
-
-    def write_table(table, where, **options):
-        if countdown.hit("write_table"):
-            sink = pa.BufferOutputStream()
-            real_write_table(table, sink, **options)
-            data = sink.getvalue().to_pybytes()
-            with open(where, "wb") as handle:
-                handle.write(data[: len(data) // 2])
-                handle.flush()
-                os.fsync(handle.fileno())
-            kill()
-        return real_write_table(table, where, **options)
-
-    real_fsync_file = journal._fsync_file
-
-    def fsync_file(path):
-        real_fsync_file(path)
-        if countdown.hit("staged"):
-            kill()
-
-    real_apply = journal._apply
-
-    def apply(root, entries):
-        real_apply(root, entries)
-        if countdown.hit("applied"):
-            kill()
-
-    real_build = catalog.build
-
-    def build(root):
-        path = real_build(root)
+    @contextmanager
+    def write(self, message=None):
+        with real_write(self, message) as writer:
+            if countdown.hit("begin"):
+                kill()
+            yield writer
         if countdown.hit("committed"):
             kill()
-        return path
 
     http.HttpClient._get_once = get_once
-    lock.WriterLock.acquire = acquire
-    pq.write_table = write_table
-    journal._fsync_file = fsync_file
-    journal._apply = apply
-    journal.os = _OsWithKill(countdown, "replace")
-    catalog.os = _OsWithKill(countdown, "catalog")
-    catalog.build = build
+    merge.upsert = killing_after("upsert", merge.upsert)
+    store.Writer.finish = killing_after("commit", store.Writer.finish)
+    store.Warehouse.write = write
     return countdown
 
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from schemas import LOADS
-from schemas.errors import WarehouseBusyError
-from warehouse.catalog import BASE_TABLES
-from warehouse.journal import JOURNAL_DIR, TMP_SUFFIX
-from warehouse.lock import WriterLock
+from warehouse.ddl import BASE_TABLES, META_TABLE
+from warehouse.lake import connect
 from warehouse.store import Warehouse
+
+TMP_SUFFIX = ".tmp"
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS_DIR = Path(os.environ.get("SCO_ETL_RELIABILITY_RESULTS")
@@ -49,10 +49,39 @@ def snapshot(warehouse: Warehouse, tables=None) -> dict[str, list[tuple]]:
 
 
 def data_files(warehouse: Warehouse) -> dict[str, bytes]:
-    """Every Parquet file's bytes, the loads ledger aside."""
-    return {str(p.relative_to(warehouse.root)): p.read_bytes()
-            for p in sorted(warehouse.root.rglob("*.parquet"))
-            if p.relative_to(warehouse.root).parts[0] != LOADS.name}
+    """The bytes of every data and delete file the current snapshot lists, loads aside."""
+    files = {}
+    with warehouse.reader() as connection:
+        for table in data_tables():
+            for data, deletes in connection.execute(
+                    "SELECT data_file, delete_file FROM ducklake_list_files('sco', ?)",
+                    [table.name]).fetchall():
+                for path in filter(None, (data, deletes)):
+                    files[str(Path(path).relative_to(warehouse.root))] = Path(path).read_bytes()
+    return dict(sorted(files.items()))
+
+
+def data_snapshots(warehouse: Warehouse, after: int) -> list[dict]:
+    """The snapshots after `after` that changed any table but the loads ledger."""
+    loads_id = None
+    changed = []
+    with warehouse.reader() as connection:
+        loads_id = connection.execute(
+            "SELECT table_id FROM __ducklake_metadata_sco.ducklake_table "
+            "WHERE table_name = 'loads' AND end_snapshot IS NULL").fetchone()[0]
+        for snapshot_id, changes in connection.execute(
+                "SELECT snapshot_id, changes FROM sco.snapshots() WHERE snapshot_id > ? "
+                "ORDER BY snapshot_id", [after]).fetchall():
+            touched = {table for kind, tables in changes.items() for table in tables
+                       if kind.startswith("tables_")} - {str(loads_id)}
+            if touched:
+                changed.append({"snapshot_id": snapshot_id, "changes": changes})
+    return changed
+
+
+def last_snapshot(warehouse: Warehouse) -> int:
+    with warehouse.reader() as connection:
+        return connection.execute("SELECT max(snapshot_id) FROM sco.snapshots()").fetchone()[0]
 
 
 def lost_rows(reference: dict[str, list[tuple]], actual: dict[str, list[tuple]]) -> int:
@@ -74,8 +103,8 @@ def extra_rows(reference: dict[str, list[tuple]], actual: dict[str, list[tuple]]
     return lost_rows(actual, reference)
 
 
-def leftovers(root: Path) -> dict[str, list[str]]:
-    """Temporary files, pending journals and unreadable Parquet files under `root`."""
+def leftovers(root: Path, warehouse: Warehouse | None = None) -> dict[str, list[str]]:
+    """Temporary files, unreadable Parquet files and data files no snapshot lists."""
     unreadable = []
     for path in root.rglob("*.parquet"):
         try:
@@ -84,14 +113,30 @@ def leftovers(root: Path) -> dict[str, list[str]]:
         except Exception as e:  # any failure to read is what we count
             unreadable.append(f"{path.relative_to(root)}: {type(e).__name__}")
     return {
-        "tmp": sorted(str(p.relative_to(root)) for p in root.rglob(f"*{TMP_SUFFIX}")),
-        "journal": sorted(str(p.relative_to(root)) for p in (root / JOURNAL_DIR).glob("*"))
-        if (root / JOURNAL_DIR).is_dir() else [],
+        "tmp": sorted(str(p.relative_to(root)) for p in root.rglob(f"*{TMP_SUFFIX}")
+                      if "prefect" not in p.relative_to(root).parts),
+        "orphans": orphaned_files(warehouse or Warehouse(root)),
         "unreadable": sorted(unreadable),
     }
 
 
+def orphaned_files(warehouse: Warehouse) -> list[str]:
+    """Data files in the data path that no snapshot of the catalog knows (a crashed writer's)."""
+    if not (warehouse.root / "catalog.sqlite").exists():
+        return []
+    connection = connect(warehouse.lake)
+    try:
+        rows = connection.execute(
+            "CALL ducklake_delete_orphaned_files('sco', dry_run => true, "
+            "older_than => now() + INTERVAL 1 DAY)").fetchall()
+    finally:
+        connection.close()
+    return sorted(str(Path(path).relative_to(warehouse.root)) for (path,) in rows)
+
+
 def partial_files(root: Path) -> int:
+    """Files a reader could trip over: temporary or unreadable ones (orphans are whole files
+    no snapshot lists, invisible to readers, removed by maintenance)."""
     found = leftovers(root)
     return len(found["tmp"]) + len(found["unreadable"])
 
@@ -108,12 +153,13 @@ def duplicate_keys(warehouse: Warehouse) -> dict[str, int]:
 
 
 def lock_is_free(root: Path) -> bool:
-    lock = WriterLock(root, timeout=0)
+    """Whether a new writer can commit at once: nothing a dead writer held is still held."""
+    warehouse = Warehouse(root, lock_timeout=0)
     try:
-        lock.acquire()
-    except WarehouseBusyError:
+        with warehouse.write() as writer:
+            writer.connection.execute(f"UPDATE {META_TABLE} SET commits = commits")
+    except Exception:  # any failure to write is what we report
         return False
-    lock.release()
     return True
 
 
@@ -158,3 +204,13 @@ def recording(request):
         for line in recorder.lines:
             handle.write(json.dumps({**line, "test": request.node.nodeid, "passed": passed},
                                     default=str, ensure_ascii=False) + "\n")
+
+
+def plain_reader(warehouse: Warehouse):
+    """A plain `duckdb.connect()` that ran what `sco-etl catalog` prints."""
+    import duckdb
+
+    connection = duckdb.connect()
+    for statement in warehouse.lake.reader_statements():
+        connection.execute(statement)
+    return connection

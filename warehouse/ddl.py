@@ -1,0 +1,96 @@
+"""The lake's schema, derived from the table declarations: tables, partitioning, views.
+
+It is (re)applied only when its digest changes, so an ordinary run adds no schema snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import duckdb
+import pyarrow as pa
+
+from schemas import (
+    CURRENCIES,
+    CURRENCY_LINEAGE,
+    FEED_STATE,
+    LOADS,
+    NEWS,
+    NEWS_REVISIONS,
+    QUARANTINE,
+    RATE_REVISIONS,
+    RATES,
+    SCO_COUNTRIES,
+    UNPUBLISHED_DATES,
+)
+from schemas.table import Table
+from warehouse.lake import quote
+from warehouse.views import DERIVED_VIEWS
+
+BASE_TABLES: tuple[Table, ...] = (
+    RATES, RATE_REVISIONS, CURRENCIES, SCO_COUNTRIES, CURRENCY_LINEAGE, QUARANTINE, LOADS,
+    NEWS, NEWS_REVISIONS, FEED_STATE, UNPUBLISHED_DATES,
+)
+META_TABLE = "lake_meta"
+"""One row: the schema digest, and a commit counter every data-changing transaction bumps.
+
+Two writers that both bump it delete from the same data file, which DuckLake reports as a
+conflict: so two transactions that both insert the same new key cannot both commit.
+"""
+
+
+def duckdb_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    simple = {
+        pa.date32(): "DATE", pa.string(): "VARCHAR", pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE",
+    }
+    return simple[arrow_type]
+
+
+def create_table_sql(table: Table) -> list[str]:
+    columns = ", ".join(f'"{c.name}" {duckdb_type(c.type)}' for c in table.columns)
+    statements = [f'CREATE TABLE IF NOT EXISTS "{table.name}" ({columns})']
+    if table.partition_by:
+        levels = ", ".join(f'{level}("{table.partition_column}")' for level in table.partition_by)
+        statements.append(f'ALTER TABLE "{table.name}" SET PARTITIONED BY ({levels})')
+    if table.doc:
+        statements.append(f'COMMENT ON TABLE "{table.name}" IS {quote(table.doc)}')
+    return statements
+
+
+def schema_statements() -> list[str]:
+    statements = [
+        # Every write lands in Parquet files: the catalog holds metadata only, and exports,
+        # `ducklake_list_files` and the hive layout show all data.
+        "CALL sco.set_option('data_inlining_row_limit', 0)",
+        f"CREATE TABLE IF NOT EXISTS {META_TABLE} (schema_digest VARCHAR, commits BIGINT)",
+    ]
+    for table in BASE_TABLES:
+        statements += create_table_sql(table)
+    return statements + list(DERIVED_VIEWS)
+
+
+def schema_digest() -> str:
+    return hashlib.sha256("\n;\n".join(schema_statements()).encode()).hexdigest()[:16]
+
+
+def stored_digest(connection: duckdb.DuckDBPyConnection) -> str | None:
+    exists = connection.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'sco' AND table_name = ?",
+        [META_TABLE]).fetchone()[0]
+    if not exists:
+        return None
+    row = connection.execute(f"SELECT schema_digest FROM {META_TABLE}").fetchone()
+    return row[0] if row else None
+
+
+def apply_schema(connection: duckdb.DuckDBPyConnection, digest: str) -> None:
+    """Create what is missing and replace every view, inside the caller's transaction."""
+    for statement in schema_statements():
+        connection.execute(statement)
+    connection.execute(f"DELETE FROM {META_TABLE}")
+    connection.execute(f"INSERT INTO {META_TABLE} VALUES (?, 0)", [digest])

@@ -1,0 +1,60 @@
+"""A plain hive-partitioned Parquet copy of the current snapshot, for tools without DuckLake.
+
+Written to a temporary folder beside the target and renamed into place: a reader of the
+target sees the previous export or the new one, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from warehouse.ddl import BASE_TABLES
+from warehouse.lake import quote
+from warehouse.store import Warehouse
+
+
+def export(warehouse: Warehouse, target: Path) -> dict[str, int]:
+    """Write every table of one snapshot under `target/<table>/…`; return rows per table."""
+    target = target.expanduser().resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    counts: dict[str, int] = {}
+    staging.mkdir()
+    try:
+        with warehouse.reader() as connection:
+            connection.execute("BEGIN TRANSACTION")  # every table from the same snapshot
+            for table in BASE_TABLES:
+                folder = staging / table.name
+                levels = [f'{level}("{table.partition_column}") AS {level}'
+                          for level in table.partition_by]
+                select = f'SELECT *{"".join(", " + lv for lv in levels)} FROM "{table.name}"'
+                if table.partition_by:
+                    options = f"FORMAT parquet, PARTITION_BY ({', '.join(table.partition_by)})"
+                    destination = folder
+                else:
+                    folder.mkdir(parents=True)
+                    options, destination = "FORMAT parquet", folder / "data.parquet"
+                (rows,) = connection.execute(
+                    f"COPY ({select} ORDER BY ALL) TO {quote(str(destination))} ({options})"
+                ).fetchone()
+                counts[table.name] = rows
+            connection.execute("COMMIT")
+        _swap(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return counts
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Put `staging` where `target` is, replacing an earlier export."""
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    retired = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
+    os.replace(target, retired)
+    os.replace(staging, target)
+    shutil.rmtree(retired)

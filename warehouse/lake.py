@@ -1,0 +1,218 @@
+"""Where the DuckLake warehouse lives, and how a DuckDB connection reaches it.
+
+A lake is a catalog database (a SQLite file on one machine, PostgreSQL beyond it) plus a data
+path (a local folder or an `s3://` prefix) of hive-partitioned Parquet files. `LakeSettings`
+is a plain value: tasks on other machines rebuild their connections from it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from importlib import util
+from pathlib import Path
+
+import duckdb
+
+from schemas.errors import ConfigError, WarehouseError
+
+LAKE_ALIAS = "sco"
+CATALOG_FILE = "catalog.sqlite"
+DATA_DIR = "lake"
+EXTENSIONS = ("ducklake", "sqlite_scanner", "postgres_scanner", "httpfs")
+"""Loaded from the pinned `duckdb-extension-*` wheels; DuckDB checks their signatures."""
+OPTIONAL_EXTENSIONS = ("fts",)
+DUCKDB_VERSION = duckdb.__version__
+_installed_lock = threading.Lock()
+_installed = False
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """An S3-compatible object store for the data files (keys from the environment).
+
+    Attributes:
+        endpoint: `host:port` of a non-AWS store (MinIO, moto), or empty for AWS itself.
+        key_id: access key id.
+        secret: secret access key.
+        region: the bucket's region.
+        use_ssl: https to the endpoint.
+        url_style: `path` for most self-hosted stores, `vhost` for AWS.
+    """
+
+    endpoint: str = ""
+    key_id: str = ""
+    secret: str = ""
+    region: str = "us-east-1"
+    use_ssl: bool = True
+    url_style: str = "path"
+
+    def secret_sql(self) -> str:
+        """The `CREATE SECRET` statement that lets DuckDB read and write the data path."""
+        options = {"KEY_ID": self.key_id, "SECRET": self.secret, "REGION": self.region,
+                   "URL_STYLE": self.url_style}
+        if self.endpoint:
+            options["ENDPOINT"] = self.endpoint
+        fields = ", ".join(f"{name} {quote(value)}" for name, value in options.items())
+        return (f"CREATE OR REPLACE SECRET sco_s3 (TYPE s3, {fields}, "
+                f"USE_SSL {'true' if self.use_ssl else 'false'})")
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    """Which catalog and which data path make up the warehouse.
+
+    Attributes:
+        catalog: `sqlite:/abs/path/catalog.sqlite` or `postgres:dbname=… host=…` (libpq).
+        data_path: folder or `s3://bucket/prefix/` for the Parquet files, ending in `/`.
+        s3: credentials for an `s3://` data path.
+        movable: the data path is the data directory's own `lake/` folder: every attach names
+            it, so a data directory that was moved or copied reads its own files.
+    """
+
+    catalog: str
+    data_path: str
+    s3: S3Settings | None = None
+    movable: bool = False
+
+    @classmethod
+    def local(cls, root: Path | str) -> LakeSettings:
+        """The default: a SQLite catalog file and a `lake/` folder in the data directory."""
+        root = Path(root).expanduser().resolve()
+        return cls(f"sqlite:{root / CATALOG_FILE}", f"{root / DATA_DIR}/", movable=True)
+
+    @property
+    def kind(self) -> str:
+        return self.catalog.partition(":")[0]
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        return Path(self.catalog.partition(":")[2]) if self.kind == "sqlite" else None
+
+    def attach_sql(self, read_only: bool = False, snapshot_time: str | None = None) -> str:
+        """The ATTACH statement of this lake as `sco`."""
+        options = ["READ_ONLY"] if read_only else []
+        if self.movable or not read_only:
+            options.append(f"DATA_PATH {quote(self.data_path)}")
+        if self.movable:
+            # The catalog records the absolute path it was created with.
+            options.append("OVERRIDE_DATA_PATH true")
+        if snapshot_time is not None:
+            options.append(f"SNAPSHOT_TIME {quote(snapshot_time)}")
+        return f"ATTACH {quote('ducklake:' + self.catalog)} AS {LAKE_ALIAS} ({', '.join(options)})"
+
+    def reader_statements(self) -> list[str]:
+        """What a plain DuckDB client runs to read the warehouse, from any directory."""
+        statements = [self.s3.secret_sql()] if self.s3 else []
+        return [*statements, self.attach_sql(read_only=True), f"USE {LAKE_ALIAS}"]
+
+
+def parse_catalog(spec: str) -> str:
+    """Check a `SCO_ETL_CATALOG` value: `sqlite:PATH` or `postgres:CONNINFO`."""
+    kind, _, rest = spec.partition(":")
+    if kind not in ("sqlite", "postgres") or not rest.strip():
+        raise ConfigError(
+            f"SCO_ETL_CATALOG must be sqlite:/path/catalog.sqlite or postgres:dbname=… host=…, "
+            f"not {spec!r}")
+    if kind == "sqlite":
+        return f"sqlite:{Path(rest).expanduser().resolve()}"
+    return spec
+
+
+def install_extensions() -> None:
+    """Copy the extension binaries of the pinned wheels into DuckDB's extension directory.
+
+    Once per process: after it any plain `duckdb.connect()` autoloads them on `ATTACH
+    'ducklake:…'`. DuckDB verifies each binary's signature; unsigned ones are never allowed.
+    """
+    global _installed
+    with _installed_lock:
+        if _installed:
+            return
+        connection = duckdb.connect()
+        try:
+            present = {name for (name,) in connection.execute(
+                "SELECT extension_name FROM duckdb_extensions() WHERE installed").fetchall()}
+            for name in (*EXTENSIONS, *OPTIONAL_EXTENSIONS):
+                if name not in present:
+                    path = extension_binary(name, required=name in EXTENSIONS)
+                    if path is not None:
+                        connection.execute(f"INSTALL {quote(str(path))}")
+        finally:
+            connection.close()
+        _installed = True
+
+
+def extension_binary(name: str, required: bool = True) -> Path | None:
+    """The `.duckdb_extension` file shipped in the `duckdb-extension-<name>` wheel."""
+    spec = util.find_spec(f"duckdb_extension_{name}")
+    if spec is not None and spec.submodule_search_locations:
+        package = Path(next(iter(spec.submodule_search_locations)))
+        path = package / "extensions" / f"v{DUCKDB_VERSION}" / f"{name}.duckdb_extension"
+        if path.exists():
+            return path
+    if not required:
+        return None
+    raise WarehouseError(
+        f"the DuckDB extension {name} for DuckDB {DUCKDB_VERSION} is not installed: "
+        "run `pip install -r requirements.lock` "
+        f"(it pins duckdb-extension-{name.replace('_', '-')})")
+
+
+def connect(settings: LakeSettings, read_only: bool = False,
+            snapshot_time: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the lake attached as `sco` and in use.
+
+    Raises:
+        WarehouseError: the catalog cannot be reached or is not a DuckLake catalog.
+    """
+    install_extensions()
+    if not read_only and settings.sqlite_file is not None:
+        prepare_sqlite_catalog(settings.sqlite_file)
+    connection = duckdb.connect()
+    try:
+        if settings.s3 is not None:
+            connection.execute(settings.s3.secret_sql())
+        connection.execute(settings.attach_sql(read_only, snapshot_time))
+        connection.execute(f"USE {LAKE_ALIAS}")
+    except duckdb.Error as error:
+        connection.close()
+        raise WarehouseError(
+            f"cannot open the warehouse catalog {redacted(settings.catalog)}: {error}. "
+            "Check SCO_ETL_CATALOG (and SCO_ETL_DATA_PATH); for PostgreSQL, that the server "
+            "runs and the database exists.") from error
+    return connection
+
+
+def prepare_sqlite_catalog(path: Path) -> None:
+    """Create the SQLite catalog file in WAL mode before DuckLake first opens it.
+
+    WAL lets readers keep reading while a writer commits: in SQLite's default journal mode a
+    commit waits for every open reader, and a long query would fail the ingestion.
+    """
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    database = sqlite3.connect(path)
+    try:
+        database.execute("PRAGMA journal_mode=WAL")
+    finally:
+        database.close()
+
+
+def catalog_exists(settings: LakeSettings) -> bool:
+    """Whether the lake has been created (always assumed for a PostgreSQL catalog)."""
+    return settings.sqlite_file is None or settings.sqlite_file.exists()
+
+
+def quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def redacted(catalog: str) -> str:
+    """The catalog spec without a password."""
+    import re
+
+    return re.sub(r"(password=)\S+", r"\1***", catalog)
