@@ -85,7 +85,7 @@ def timed(call, name: str | None = None):
 
 
 def news_files(root: Path) -> dict[str, int]:
-    return {str(p): p.stat().st_mtime_ns for p in (root / "news").rglob("*.parquet")}
+    return {str(p): p.stat().st_mtime_ns for p in (root / "lake" / "main" / "news").rglob("*.parquet")}
 
 
 def main() -> None:

@@ -1,10 +1,11 @@
 """Section 3: questions over the whole history, DuckDB through the project's views vs pandas.
 
-DuckDB runs the SQL a user would type against `sco.duckdb` (one read-only connection, as
+DuckDB runs the SQL a user would type against the lake (one read-only connection, as
 `warehouse.connect_read_only` opens it; a fresh `run_query` per question is timed too).
-pandas answers the same questions from the same Parquet files, done the way a careful user
-would: `pd.read_parquet` of the rates directory with only the needed columns, Arrow-backed
-dtypes (exact decimals without Python objects) and filters pushed into the read.
+pandas answers the same questions from `sco-etl export`'s plain Parquet copy (what a tool
+that does not speak DuckLake reads), done the way a careful user would: `pd.read_parquet` of
+the rates directory with only the needed columns, Arrow-backed dtypes (exact decimals without
+Python objects) and filters pushed into the read.
 Each side runs once untimed, then `runs` times; medians are reported.
 """
 
@@ -47,11 +48,14 @@ DESCRIPTIONS = {
 def compare(params: dict) -> dict:
     """Job `queries`: every question on both engines; medians (wall and CPU) in milliseconds."""
     from warehouse import Warehouse, connect_read_only, run_query
+    from warehouse.export import export
 
     warehouse = Warehouse(params["data_dir"])
     runs = params["runs"]
-    tuned = PandasAnswers(Path(params["data_dir"]))
-    plain = PandasAnswers(Path(params["data_dir"]), tuned=False)
+    exported = Path(params["data_dir"]).parent / "export"
+    export(warehouse, exported)
+    tuned = PandasAnswers(exported)
+    plain = PandasAnswers(exported, tuned=False)
     # `run_query` first: it opens its own connection each time, as `sco-etl query` does.
     fresh = {name: _median(lambda sql=sql: run_query(warehouse, sql), runs)
              for name, sql in SQL.items()}

@@ -40,7 +40,6 @@ def ingest(data_dir: str, cbr_url: str, start: str | None = None, end: str | Non
         "unchanged": summary["unchanged"],
         "rejected": summary["rejected"],
         "partitions": summary["partitions"],
-        "bytes_written": summary["bytes_written"],
         "task_runs": len(runs),
         "task_seconds": by_task(runs),
         "tasks_total_seconds": sum(run["seconds"] or 0.0 for run in runs),
@@ -74,7 +73,8 @@ def catchup_setup(params: dict) -> dict:
         stores[str(years)] = {"path": str(path), "start": str(start), "end": str(end),
                               "rows": result["rows_written"],
                               "parquet_bytes": _parquet_bytes(path),
-                              "rates_partitions": len(list((path / "rates").glob("year=*")))}
+                              "rates_partitions": len(list(
+                                  (path / "lake" / "main" / "rates").glob("year=*")))}
     return {"stores": stores}
 
 
@@ -101,14 +101,14 @@ def catchup(params: dict) -> dict:
 def _changes(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> dict:
     """Files created or rewritten by a run, and their bytes (the catalog counted apart)."""
     changed = sorted(p for p, stat in after.items() if before.get(p, (None,))[0] != stat[0])
-    catalog = [p for p in changed if p.endswith(".duckdb")]
-    parquet = [p for p in changed if p not in catalog]
+    catalog = [p for p in changed if ".sqlite" in p]
+    parquet = [p for p in changed if p.endswith(".parquet")]
     return {
         "files_changed": parquet,
         "bytes_changed": sum(after[p][1] for p in parquet),
         "catalog_bytes": sum(after[p][1] for p in catalog),
         "rates_partitions_rewritten": sorted({str(Path(p).parent) for p in parquet
-                                              if p.startswith("rates/")}),
+                                              if p.startswith("lake/main/rates/")}),
     }
 
 

@@ -207,7 +207,7 @@ def _catchup(figures: dict) -> list[str]:
     row("HTTP requests", lambda runs: str(runs[0]["requests"]))
     row("rows written", lambda runs: str(runs[0]["rows_written"]))
     row("Parquet bytes written", lambda runs: f"{_median(runs, 'bytes_changed'):,.0f}")
-    row("catalog (sco.duckdb) bytes", lambda runs: f"{_median(runs, 'catalog_bytes'):,.0f}")
+    row("catalog (catalog.sqlite) bytes", lambda runs: f"{_median(runs, 'catalog_bytes'):,.0f}")
     row("files written", lambda runs: str(len(runs[0]["files_changed"])))
     row("rates partitions rewritten", lambda runs: ",".join(
         p.split("=")[-1] for p in runs[0]["rates_partitions_rewritten"]) or "none")
@@ -241,7 +241,7 @@ def _queries(figures: dict) -> list[str]:
     return [
         *_table(title, columns, rows),
         "  DuckDB: one read-only connection (warehouse.connect_read_only), the views of "
-        "sco.duckdb; run_query: a new connection per query, as `sco-etl query` does.",
+        "the lake; run_query: a new connection per query, as `sco-etl query` does.",
         "  pandas: only the needed columns, filters in the read, Arrow dtypes; pd defaults: "
         "pd.read_parquet(rates dir) with default dtypes, then filter. cpu: process CPU time."]
 

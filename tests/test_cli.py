@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal
 
 import pytest
 from typer.testing import CliRunner
@@ -66,3 +67,60 @@ def test_bad_currency_code_is_a_clear_error(cbr_env, prefect_harness):
     result = runner.invoke(app, ["rates", "--currencies", "C1Y"])
     assert result.exit_code == 1
     assert "not ISO 4217 alpha codes: C1Y" in result.output
+
+
+def test_catalog_prints_what_a_plain_duckdb_client_runs_from_anywhere(loaded, cbr_env,
+                                                                     tmp_path, monkeypatch):
+    import duckdb
+
+    result = runner.invoke(app, ["catalog"])
+    assert result.exit_code == 0, result.output
+    statements = [line for line in result.output.splitlines() if line.strip()]
+    assert statements[0].startswith("ATTACH 'ducklake:sqlite:/") and "(READ_ONLY" in statements[0]
+    assert statements[-1] == "USE sco;"
+    monkeypatch.chdir("/")
+    connection = duckdb.connect()  # a plain client: the extensions autoload
+    for statement in statements:
+        connection.execute(statement)
+    names = {name for (name,) in connection.execute("SHOW TABLES").fetchall()}
+    assert {"rates", "news", "loads", "currency_board", "rates_daily", "cross_rates",
+            "news_feed", "sco_currencies"} <= names
+    assert connection.execute(
+        "SELECT value FROM board(DATE '2025-04-01') WHERE char_code = 'CNY'").fetchone()[0] == (
+        Decimal("11.7136"))
+    connection.close()
+
+
+def test_known_at_and_changes_show_the_warehouse_as_it_was(loaded, cbr_env):
+    import datetime as dt
+
+    from flows.config import resolve
+    from warehouse import history
+
+    warehouse = resolve().warehouse()
+    first_load = history.snapshots(warehouse).to_pylist()[-1]["snapshot_time"]
+    between = (first_load + dt.timedelta(microseconds=1)).isoformat()
+    result = runner.invoke(app, ["rates", "--start", "2025-04-04", "--end", "2025-04-08"])
+    assert result.exit_code == 0, result.output
+    count = "SELECT count(*) AS n FROM rates WHERE rate_date > '2025-04-03'"
+    now = runner.invoke(app, ["query", count, "-f", "csv"])
+    then = runner.invoke(app, ["query", count, "-f", "csv", "--known-at", between])
+    assert int(now.output.split()[-1]) > 0 and then.output.split()[-1] == "0"
+    board = runner.invoke(app, ["board", "--date", "2025-04-08", "--known-at", between],
+                          env={"COLUMNS": "200"})
+    assert board.exit_code == 0 and "2025-04-03" in board.output  # the publication known then
+    changes = runner.invoke(app, ["changes", "--since", between], env={"COLUMNS": "200"})
+    assert changes.exit_code == 0, changes.output
+    rates_line = next(line for line in changes.output.splitlines() if "│ rates " in line)
+    assert rates_line.split("│")[2].strip() == now.output.split()[-1]  # inserted
+    bad = runner.invoke(app, ["query", "SELECT 1", "--known-at", "yesterday"])
+    assert bad.exit_code == 1 and "ISO time" in bad.output
+
+
+def test_maintain_and_export_from_the_command_line(loaded, cbr_env, tmp_path):
+    maintained = runner.invoke(app, ["maintain", "--retention-days", "30"])
+    assert maintained.exit_code == 0, maintained.output
+    assert "maintained:" in maintained.output
+    exported = runner.invoke(app, ["export", str(tmp_path / "plain")])
+    assert exported.exit_code == 0, exported.output
+    assert list((tmp_path / "plain" / "rates").glob("year=2025/*.parquet"))

@@ -138,14 +138,19 @@ class Warehouse:
             return
         digest = ddl.schema_digest()
         self._schema_checked = True
-        if catalog_exists(self.lake):
-            connection = connect(self.lake, read_only=True)
-            try:
-                if ddl.stored_digest(connection) == digest:
-                    return
-            finally:
-                connection.close()
+        if catalog_exists(self.lake) and self._stored_digest() == digest:
+            return
         self._apply_schema(digest)
+
+    def _stored_digest(self) -> str | None:
+        try:
+            connection = connect(self.lake, read_only=True)
+        except WarehouseError:
+            return None  # an empty PostgreSQL database: no DuckLake catalog in it yet
+        try:
+            return ddl.stored_digest(connection)
+        finally:
+            connection.close()
 
     def _apply_schema(self, digest: str) -> None:
         for _attempt in range(20):

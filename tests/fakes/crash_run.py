@@ -26,6 +26,9 @@ import sys
 import threading
 
 KILL_ENV = "SCO_ETL_TEST_KILL_AT"
+BARRIER_ENV = "SCO_ETL_TEST_BARRIER"
+"""`DIR:N`: after its first rates upsert, inside its transaction, each process marks itself in
+DIR and waits until N processes have: their commits then overlap (scale-out tests)."""
 
 
 def kill() -> None:
@@ -93,6 +96,32 @@ def install(spec: str) -> Countdown:
     return countdown
 
 
+def install_barrier(spec: str) -> None:
+    """Hold this process inside its first rates transaction until N processes are."""
+    import time
+    from pathlib import Path
+
+    from warehouse import merge
+
+    folder, _, parties = spec.rpartition(":")
+    real_upsert = merge.upsert
+    waited = []
+
+    def upsert(connection, table, rows):
+        diff = real_upsert(connection, table, rows)
+        if table.name == "rates" and not waited:
+            waited.append(True)
+            (Path(folder) / str(os.getpid())).touch()
+            deadline = time.monotonic() + 120
+            while len(list(Path(folder).iterdir())) < int(parties):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"barrier {spec}: the other writers never arrived")
+                time.sleep(0.01)
+        return diff
+
+    merge.upsert = upsert
+
+
 def run(spec: dict) -> dict:
     """Run the flow named in `spec` with its keyword arguments (dates as ISO strings)."""
     kwargs = dict(spec["kwargs"])
@@ -114,6 +143,8 @@ def main() -> None:
     spec = json.loads(sys.argv[1])
     if os.environ.get(KILL_ENV):
         install(os.environ[KILL_ENV])
+    if os.environ.get(BARRIER_ENV):
+        install_barrier(os.environ[BARRIER_ENV])
     summary = run(spec)
     sys.stdout.write(json.dumps({"completed": True, "inserted": summary.get("inserted")}) + "\n")
 

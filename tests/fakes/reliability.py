@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from schemas import LOADS
 from warehouse.ddl import BASE_TABLES, META_TABLE
-from warehouse.lake import connect
+from warehouse.lake import catalog_exists, connect
 from warehouse.store import Warehouse
 
 TMP_SUFFIX = ".tmp"
@@ -122,7 +122,7 @@ def leftovers(root: Path, warehouse: Warehouse | None = None) -> dict[str, list[
 
 def orphaned_files(warehouse: Warehouse) -> list[str]:
     """Data files in the data path that no snapshot of the catalog knows (a crashed writer's)."""
-    if not (warehouse.root / "catalog.sqlite").exists():
+    if not catalog_exists(warehouse.lake):
         return []
     connection = connect(warehouse.lake)
     try:
@@ -131,7 +131,8 @@ def orphaned_files(warehouse: Warehouse) -> list[str]:
             "older_than => now() + INTERVAL 1 DAY)").fetchall()
     finally:
         connection.close()
-    return sorted(str(Path(path).relative_to(warehouse.root)) for (path,) in rows)
+    root = str(warehouse.root) + "/"
+    return sorted(path.removeprefix(root) for (path,) in rows)
 
 
 def partial_files(root: Path) -> int:
