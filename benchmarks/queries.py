@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 BOARD_DATE = dt.date(2015, 6, 16)
 CROSS = ("CNY", "INR")
@@ -137,6 +138,8 @@ class PandasAnswers:
         for column, op, value in filters or ():
             df = df[df[column] == value] if op == "==" else df[df[column].isin(value)]
         df = df[columns].copy()
+        if "rate_date" in df:  # read as Python date objects by default
+            df["rate_date"] = df["rate_date"].astype(pd.ArrowDtype(pa.date32()))
         for column in ("value", "unit_rate"):
             if column in df:
                 df[column] = df[column].astype("float64")

@@ -235,7 +235,7 @@ def catchup_section(suite: Suite, cbr: CachedCbr, url: str, history,
         "currencies": currencies,
     })
     section = {"stores": setup["stores"], "new_publication_date": str(latest),
-               "expected_partitions": [f"rates/year={latest.year}"], "latencies": {}}
+               "expected_partitions": [f"lake/main/rates/year={latest.year}"], "latencies": {}}
     for ms in latencies_ms if profile.catchup_every_latency else latencies_ms[:1]:
         cbr.latency = ms / 1000
         log.info("catch-up at %d ms", ms)

@@ -17,9 +17,14 @@ from tests.test_schedule_support import cron_at, minutes_ahead
 UTC = ZoneInfo("UTC")
 
 
-def test_prefect_yaml_declares_rates_news_and_freshness():
+def test_prefect_yaml_declares_rates_news_freshness_and_maintenance():
     specs = {s.name: s for s in deployments.load_specs()}
-    assert list(specs) == ["rates", "news", "freshness"]
+    assert list(specs) == ["rates", "news", "freshness", "maintenance"]
+    assert specs["maintenance"].schedules == ({"cron": "30 3 * * 0",
+                                               "timezone": "Europe/Moscow"},)
+    assert specs["maintenance"].parameters == {"retention_days": 90}
+    assert (specs["maintenance"].module, specs["maintenance"].function) == (
+        "flows.maintain", "maintain_warehouse")
     assert specs["rates"].schedules == ({"cron": "15 16,19 * * *", "timezone": "Europe/Moscow"},)
     assert specs["news"].schedules == ({"cron": "5,35 * * * *", "timezone": "Europe/Moscow"},)
     assert specs["news"].parameters == {"fetch_articles": True}

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas.errors import ReadOnlyQueryError, WarehouseError
-from warehouse.lake import connect, quote
+from warehouse.lake import connect
 from warehouse.store import Warehouse
 
 QUERY_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
@@ -33,21 +33,7 @@ def connect_read_only(warehouse: Warehouse,
                       known_at: str | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only connection to one snapshot that can write, open or attach nothing else."""
     warehouse.ensure_schema()
-    connection = connect(warehouse.lake, read_only=True, snapshot_time=known_at)
-    try:
-        connection.execute(f"SET allowed_directories = [{quote(warehouse.lake.data_path)}]")
-        sqlite = warehouse.lake.sqlite_file
-        if sqlite is not None:
-            files = ", ".join(quote(f"{sqlite}{suffix}") for suffix in ("", "-wal", "-shm"))
-            connection.execute(f"SET allowed_paths = [{files}]")
-        connection.execute("SET enable_external_access = false")
-        connection.execute("SET autoinstall_known_extensions = false")
-        connection.execute("SET autoload_known_extensions = false")
-        connection.execute("SET lock_configuration = true")
-    except BaseException:
-        connection.close()
-        raise
-    return connection
+    return connect(warehouse.lake, read_only=True, snapshot_time=known_at, locked=True)
 
 
 @contextmanager

@@ -215,3 +215,10 @@ def plain_reader(warehouse: Warehouse):
     for statement in warehouse.lake.reader_statements():
         connection.execute(statement)
     return connection
+
+
+def table_partitions(warehouse: Warehouse, table: str) -> list[str]:
+    """The hive partitions holding the table's current files: `news/year=2020/month=1`."""
+    prefix = "lake/main/"
+    return sorted({str(Path(path).parent).removeprefix(prefix) for path in data_files(warehouse)
+                   if path.startswith(f"{prefix}{table}/")})
