@@ -85,7 +85,8 @@ def timed(call, name: str | None = None):
 
 
 def news_files(root: Path) -> dict[str, int]:
-    return {str(p): p.stat().st_mtime_ns for p in (root / "lake" / "main" / "news").rglob("*.parquet")}
+    news = root / "lake" / "main" / "news"
+    return {str(p): p.stat().st_mtime_ns for p in news.rglob("*.parquet")}
 
 
 def main() -> None:
