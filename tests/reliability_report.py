@@ -26,7 +26,7 @@ RESULTS = REPO / ".pytest_cache" / "reliability"
 REPORT = REPO / "docs" / "RELIABILITY.md"
 SUITES = ["tests/test_crash_rates.py", "tests/test_crash_news.py",
           "tests/test_reliability_faults.py", "tests/test_reliability_concurrency.py",
-          "tests/test_hostile_corpus.py", "tests/test_security_sql.py"]
+          "tests/test_scale_out.py", "tests/test_hostile_corpus.py", "tests/test_security_sql.py"]
 NOTES = Path(__file__).with_name("reliability_notes.md")
 """The hand-written part: weaknesses found and fixed, and what is so by design."""
 
@@ -57,7 +57,7 @@ def render(lines: list[dict]) -> str:
     groups = {
         "crash": [x for x in lines if x["suite"].startswith("crash")],
         "faults": [x for x in lines if x["suite"].startswith("faults")],
-        "concurrency": [x for x in lines if x["suite"] == "concurrency"],
+        "concurrency": [x for x in lines if x["suite"] in ("concurrency", "scale-out")],
         "hostile": [x for x in lines if x["suite"].startswith("hostile")],
         "sql": [x for x in lines if x["suite"] == "SQL surface"],
     }
@@ -101,10 +101,11 @@ def render(lines: list[dict]) -> str:
         out.append(f"| {names[key]} | {len(rows)} | {sum(r['passed'] for r in rows)} | "
                    f"{_total(rows, 'rows_lost')} | {_total(rows, 'partial_files')} |")
     out += ["", "## Crash safety: SIGKILL, then rerun", "",
-            "Each row: the real flow in a subprocess, killed at the point; the lock checked free; "
-            "a writer's recovery checked to give exactly the content before or after a clean "
-            "run; then a rerun, checked equal to a clean run with no duplicate key, no lost row, "
-            "no temporary file or journal left.", ""]
+            "Each row: the real flow in a subprocess, killed at the point; a reader right after "
+            "the kill checked to see exactly the snapshot before or after a clean run; a writer "
+            "checked to commit at once; maintenance checked to delete every file the killed "
+            "writer left uncommitted; then a rerun, checked equal to a clean run with no "
+            "duplicate key, no lost row, no orphaned file after maintenance.", ""]
     out += _table(groups["crash"], ["run", "kill point", "what the kill hit", "outcome"],
                   lambda x: [x["suite"].removeprefix("crash: "), f"`{x['scenario']}`",
                              x["injected"].removeprefix("SIGKILL "), x["outcome"]])

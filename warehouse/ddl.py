@@ -54,6 +54,10 @@ def duckdb_type(arrow_type: pa.DataType) -> str:
 def create_table_sql(table: Table) -> list[str]:
     columns = ", ".join(f'"{c.name}" {duckdb_type(c.type)}' for c in table.columns)
     statements = [f'CREATE TABLE IF NOT EXISTS "{table.name}" ({columns})']
+    # A lake made by an earlier version gains the columns declared since (DuckLake keeps
+    # the older files readable: their rows read NULL there).
+    statements += [f'ALTER TABLE "{table.name}" ADD COLUMN IF NOT EXISTS "{c.name}" '
+                   f"{duckdb_type(c.type)}" for c in table.columns]
     if table.partition_by:
         levels = ", ".join(f'{level}("{table.partition_column}")' for level in table.partition_by)
         statements.append(f'ALTER TABLE "{table.name}" SET PARTITIONED BY ({levels})')

@@ -45,7 +45,8 @@ class Warehouse:
     """The DuckLake warehouse: a catalog database plus hive-partitioned Parquet data files.
 
     Holds only settings (it pickles): every read and every transaction opens its own
-    connection, so it can be passed to a task in another process or on another machine.
+    connection (a cursor of the process's DuckDB instance for this lake), so it can be passed
+    to a task in another process or on another machine.
     """
 
     def __init__(self, root: Path | str, lock_timeout: float = 60.0,
@@ -137,10 +138,9 @@ class Warehouse:
         if self._schema_checked:
             return
         digest = ddl.schema_digest()
+        if not (catalog_exists(self.lake) and self._stored_digest() == digest):
+            self._apply_schema(digest)
         self._schema_checked = True
-        if catalog_exists(self.lake) and self._stored_digest() == digest:
-            return
-        self._apply_schema(digest)
 
     def _stored_digest(self) -> str | None:
         try:
