@@ -263,7 +263,7 @@ def test_queries_work_while_another_process_is_mid_write(cbr_env, warehouse, tmp
     finally:
         go.touch()
         writer.wait(WAIT)
-    assert writer.returncode == 0
+    assert writer.returncode == 0, writer.stderr.read()[-3000:]
     assert result.exit_code == 0 and int(result.output.split()[-1]) == before
     assert warehouse.read(RATES).num_rows == before + 1
     reliability.record("concurrency", "a query while another process is mid-write",

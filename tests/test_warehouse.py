@@ -13,7 +13,7 @@ import pytest
 from schemas import QUARANTINE, RATES
 from schemas.errors import ReadOnlyQueryError, WarehouseBusyError
 from tests.fakes.reliability import data_files, last_snapshot, plain_reader
-from warehouse import Warehouse, history, run_query
+from warehouse import Warehouse, ddl, history, run_query
 from warehouse.export import export
 from warehouse.maintenance import lake_files, maintain
 
@@ -257,3 +257,36 @@ def test_query_refuses_anything_that_writes(warehouse, sql):
 def test_query_cannot_read_outside_the_data_directory(warehouse):
     with pytest.raises(Exception, match=r"disabled|Permission"):
         run_query(warehouse, "SELECT * FROM read_csv('/etc/passwd')")
+
+
+V = ddl.SCHEMA_VERSION
+
+
+@pytest.mark.parametrize(("stored", "upgrade", "applied"), [
+    (None, False, True),             # no lake yet: any first user creates it
+    ((V, "other"), False, False),    # readers never change a lake
+    ((V - 1, "old"), True, True),    # a writer of a newer release brings it forward
+    ((V, "other"), True, True),      # same release, changed declarations (development)
+    ((V, "mine"), True, False),      # already there
+    ((V + 1, "newer"), True, False),  # an older release never takes columns or views away
+])
+def test_a_lake_schema_only_moves_forward(stored, upgrade, applied):
+    assert ddl.needs_schema(stored, "mine", upgrade) is applied
+
+
+def test_an_older_lake_gains_the_columns_declared_since(warehouse):
+    warehouse.ensure_schema()
+    with warehouse.reader() as connection:
+        assert "frequency" in {c for (c,) in connection.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'rates'").fetchall()}
+    # An older release's lake: one column fewer, an older version.
+    from warehouse.lake import connect
+
+    connection = connect(warehouse.lake)
+    connection.execute("ALTER TABLE rates DROP COLUMN frequency")
+    connection.execute("UPDATE lake_meta SET schema_version = schema_version - 1")
+    connection.close()
+    upgraded = Warehouse(warehouse.root)
+    with upgraded.write() as writer:
+        writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1))))
+    assert upgraded.read(RATES).column("frequency").to_pylist() == ["daily"]

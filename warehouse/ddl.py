@@ -31,8 +31,12 @@ BASE_TABLES: tuple[Table, ...] = (
     RATES, RATE_REVISIONS, CURRENCIES, SCO_COUNTRIES, CURRENCY_LINEAGE, QUARANTINE, LOADS,
     NEWS, NEWS_REVISIONS, FEED_STATE, UNPUBLISHED_DATES,
 )
+SCHEMA_VERSION = 1
+"""Raised with every release that changes a declaration: a lake is only ever moved forward,
+so an older sco-etl writing next to a newer one never takes its columns or views away."""
 META_TABLE = "lake_meta"
-"""One row: the schema digest, and a commit counter every data-changing transaction bumps.
+"""One row: the schema version and digest, and a commit counter every data-changing
+transaction bumps.
 
 Two writers that both bump it delete from the same data file, which DuckLake reports as a
 conflict: so two transactions that both insert the same new key cannot both commit.
@@ -71,7 +75,8 @@ def schema_statements() -> list[str]:
         # Every write lands in Parquet files: the catalog holds metadata only, and exports,
         # `ducklake_list_files` and the hive layout show all data.
         "CALL sco.set_option('data_inlining_row_limit', 0)",
-        f"CREATE TABLE IF NOT EXISTS {META_TABLE} (schema_digest VARCHAR, commits BIGINT)",
+        f"CREATE TABLE IF NOT EXISTS {META_TABLE} "
+        "(schema_version INTEGER, schema_digest VARCHAR, commits BIGINT)",
     ]
     for table in BASE_TABLES:
         statements += create_table_sql(table)
@@ -82,14 +87,24 @@ def schema_digest() -> str:
     return hashlib.sha256("\n;\n".join(schema_statements()).encode()).hexdigest()[:16]
 
 
-def stored_digest(connection: duckdb.DuckDBPyConnection) -> str | None:
+def stored_schema(connection: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+    """The (version, digest) the lake was last brought to; None for a lake not created yet."""
     exists = connection.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'sco' AND table_name = ?",
         [META_TABLE]).fetchone()[0]
     if not exists:
         return None
-    row = connection.execute(f"SELECT schema_digest FROM {META_TABLE}").fetchone()
-    return row[0] if row else None
+    return connection.execute(
+        f"SELECT schema_version, schema_digest FROM {META_TABLE}").fetchone()
+
+
+def needs_schema(stored: tuple[int, str] | None, digest: str, upgrade: bool) -> bool:
+    """Whether to (re)apply the schema: a new lake always; an older version when upgrading."""
+    if stored is None:
+        return True
+    version, stored_digest = stored
+    return upgrade and (version < SCHEMA_VERSION
+                        or (version == SCHEMA_VERSION and stored_digest != digest))
 
 
 def apply_schema(connection: duckdb.DuckDBPyConnection, digest: str) -> None:
@@ -97,4 +112,4 @@ def apply_schema(connection: duckdb.DuckDBPyConnection, digest: str) -> None:
     for statement in schema_statements():
         connection.execute(statement)
     connection.execute(f"DELETE FROM {META_TABLE}")
-    connection.execute(f"INSERT INTO {META_TABLE} VALUES (?, 0)", [digest])
+    connection.execute(f"INSERT INTO {META_TABLE} VALUES (?, ?, 0)", [SCHEMA_VERSION, digest])

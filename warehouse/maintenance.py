@@ -45,7 +45,7 @@ def maintain(warehouse: Warehouse, retention_days: float = DEFAULT_RETENTION_DAY
         WarehouseError: DuckLake refused; the message is DuckDB's own.
     """
     now = now or dt.datetime.now(dt.UTC)
-    warehouse.ensure_schema()
+    warehouse.ensure_schema(upgrade=True)
     before = lake_files(warehouse)
     connection = connect(warehouse.lake)
     try:

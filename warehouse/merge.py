@@ -56,7 +56,8 @@ def upsert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) 
         CREATE OR REPLACE TEMP TABLE fresh AS
         SELECT i.* FROM {INCOMING} i ANTI JOIN temp.main.stored s ON {on}""")
     replaced = connection.execute(
-        f"SELECT s.* FROM temp.main.stored s SEMI JOIN temp.main.changed i ON {on}"
+        f"SELECT {_columns(table, 's')} FROM temp.main.stored s "
+        f"SEMI JOIN temp.main.changed i ON {on}"
     ).to_arrow_table()
     counts = connection.execute(
         "SELECT (SELECT count(*) FROM temp.main.changed), (SELECT count(*) FROM temp.main.fresh),"
@@ -68,8 +69,9 @@ def upsert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) 
     if updated or inserted:
         columns = _columns(table)
         connection.execute(f"""
-            INSERT INTO "{table.name}" SELECT {columns} FROM (
-                SELECT * FROM temp.main.changed UNION ALL SELECT * FROM temp.main.fresh)
+            INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM (
+                SELECT {columns} FROM temp.main.changed
+                UNION ALL SELECT {columns} FROM temp.main.fresh)
             ORDER BY {_key_list(table)}""")
         partitions = _partitions(connection, table)
     for name in ("stored", "changed", "fresh", "incoming"):
@@ -84,7 +86,7 @@ def insert_new(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Tab
         return 0
     _stage(connection, table, rows)
     (added,) = connection.execute(f"""
-        INSERT INTO "{table.name}"
+        INSERT INTO "{table.name}" ({_columns(table)})
         SELECT {_columns(table, "i")} FROM {INCOMING} i
         ANTI JOIN "{table.name}" s ON {_key_match(table, "i", "s")}
         ORDER BY {_key_list(table, "i")}""").fetchone()
@@ -114,8 +116,8 @@ def replace_all(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Ta
     """).fetchone()
     if differences:
         connection.execute(f'DELETE FROM "{table.name}"')
-        connection.execute(f'INSERT INTO "{table.name}" SELECT {columns} FROM {INCOMING} '
-                           f"ORDER BY {_key_list(table)}")
+        connection.execute(f'INSERT INTO "{table.name}" ({columns}) '
+                           f"SELECT {columns} FROM {INCOMING} ORDER BY {_key_list(table)}")
     connection.execute(f"DROP TABLE IF EXISTS {INCOMING}")
     return bool(differences)
 

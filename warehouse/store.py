@@ -54,7 +54,7 @@ class Warehouse:
         self.root = Path(root).expanduser().resolve()
         self.lock_timeout = lock_timeout
         self.lake = lake or LakeSettings.local(self.root)
-        self._schema_checked = False
+        self._schema_checked = 0  # 1: the lake exists; 2: it is at this version's schema
 
     def read(self, table: Table, columns: list[str] | None = None, where: str | None = None,
              parameters: list | None = None) -> pa.Table:
@@ -89,7 +89,7 @@ class Warehouse:
         An exception inside the block rolls everything back. A conflict with a writer that
         committed first raises `WarehouseBusyError`; `transaction` retries it.
         """
-        self.ensure_schema()
+        self.ensure_schema(upgrade=True)
         connection = connect(self.lake)
         try:
             connection.execute("BEGIN TRANSACTION")
@@ -133,31 +133,33 @@ class Warehouse:
                 delay = min(delay * 2, 2.0)
                 attempt += 1
 
-    def ensure_schema(self) -> None:
-        """Create the lake, or bring its tables and views up to this version's declarations."""
-        if self._schema_checked:
+    def ensure_schema(self, upgrade: bool = False) -> None:
+        """Create the lake if it does not exist; with `upgrade` (writers), also bring its
+        tables and views up to this version's declarations. Readers never change a lake."""
+        if self._schema_checked >= (2 if upgrade else 1):
             return
         digest = ddl.schema_digest()
-        if not (catalog_exists(self.lake) and self._stored_digest() == digest):
-            self._apply_schema(digest)
-        self._schema_checked = True
+        stored = self._stored_schema() if catalog_exists(self.lake) else None
+        if ddl.needs_schema(stored, digest, upgrade):
+            self._apply_schema(digest, upgrade)
+        self._schema_checked = 2 if upgrade else max(self._schema_checked, 1)
 
-    def _stored_digest(self) -> str | None:
+    def _stored_schema(self) -> tuple[int, str] | None:
         try:
             connection = connect(self.lake, read_only=True)
         except WarehouseError:
             return None  # an empty PostgreSQL database: no DuckLake catalog in it yet
         try:
-            return ddl.stored_digest(connection)
+            return ddl.stored_schema(connection)
         finally:
             connection.close()
 
-    def _apply_schema(self, digest: str) -> None:
+    def _apply_schema(self, digest: str, upgrade: bool) -> None:
         for _attempt in range(20):
             connection = connect(self.lake)
             try:
                 connection.execute("BEGIN TRANSACTION")
-                if ddl.stored_digest(connection) != digest:
+                if ddl.needs_schema(ddl.stored_schema(connection), digest, upgrade):
                     ddl.apply_schema(connection, digest)
                     # The shipped reference tables travel with the data.
                     writer = Writer(connection)
