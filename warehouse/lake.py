@@ -8,6 +8,7 @@ is a plain value: tasks on other machines rebuild their connections from it.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -262,6 +263,4 @@ def quote(text: str) -> str:
 
 def redacted(catalog: str) -> str:
     """The catalog spec without a password."""
-    import re
-
     return re.sub(r"(password=)\S+", r"\1***", catalog)
