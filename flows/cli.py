@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from flows import render
 from flows.cli_common import DateOption, KnownAtOption, _date, _fail, _moment, console, errors
 from flows.cli_news import news_app
+from flows.cli_page import page
 from flows.config import resolve
 from schemas.checks import MOSCOW
 from schemas.errors import ScoEtlError
@@ -22,6 +23,7 @@ from schemas.errors import ScoEtlError
 app = typer.Typer(help="Ingest CBR rates of SCO currencies and SCO news into Parquet + DuckDB.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(news_app, name="news")
+app.command()(page)
 class _ProgressHandler(logging.Handler):
     """Drives a rich progress bar from the tasks' `sco_etl.progress` log records."""
 
