@@ -46,8 +46,8 @@ def lake(tmp_path_factory, cbr_service, prefect_harness) -> Warehouse:
                             "SCO_ETL_LOCK_TIMEOUT": "5"}.items():
             env.setenv(name, value)
         for start, end in ((dt.date(2002, 2, 26), dt.date(2002, 3, 2)),
-                           (dt.date(2019, 12, 10), dt.date(2019, 12, 17)),
-                           (dt.date(2025, 9, 9), dt.date(2025, 9, 15))):
+                           (dt.date(2019, 12, 1), dt.date(2019, 12, 17)),
+                           (dt.date(2025, 9, 1), dt.date(2025, 9, 15))):
             ingest_rates(start=start, end=end, data_dir=str(data), cbr_url=cbr_service.url)
         server = HTTPServer()
         server.start()
@@ -283,3 +283,21 @@ def test_page_command_writes_the_day_and_a_rebuild_replaces_it(lake, tmp_path):
     html = (day / "index.html").read_text()
     escaped = "&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt; &amp; &#34;Modi&#34;"
     assert escaped in html
+
+
+def test_readme_example_headlines_in_the_week_the_currency_moved_most(lake):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    sql = readme.split("### Headlines about a country in the week")[1].split("```sql")[1]
+    sql = sql.split("```")[0]
+    weeks = run_query(lake, "SELECT date_trunc('week', r.rate_date) AS week, "
+                            "max(r.unit_rate) / min(r.unit_rate) - 1 AS move FROM rates r "
+                            "WHERE char_code = 'INR' GROUP BY ALL ORDER BY move DESC").to_pylist()
+    worst = weeks[0]["week"]
+    rows = run_query(lake, sql).to_pylist()
+    india = run_query(lake, "SELECT published_msk, title FROM country_news "
+                            "WHERE country = 'India' AND published_date >= ?::DATE "
+                            "AND published_date < ?::DATE + 7 ORDER BY published_at",
+                      [worst, worst]).to_pylist()
+    assert [(r["published_msk"], r["title"]) for r in rows] == [
+        (r["published_msk"], r["title"]) for r in india]
+    assert rows and all("India" in r["title"] for r in rows)
