@@ -24,6 +24,9 @@ INDECLINABLE_ENDS = "оеиуэюОЕИУЭЮ"
 VELARS = "гкхжшчщ"
 
 
+WORD = re.compile(r"\w+")
+
+
 @dataclass(frozen=True)
 class Matcher:
     """One compiled pattern per country; a named group per term tells which term matched."""
@@ -32,6 +35,10 @@ class Matcher:
     pattern: re.Pattern
     terms: dict[str, str]
     """group name → term"""
+    hints: frozenset[str] | None
+    """The first word of every form, lower-cased: a text with none of them cannot match, so
+    the pattern runs only on the few texts that name the country (a set lookup per text
+    instead of a regex scan per country). None: a form starts with no word, always scan."""
 
 
 def russian_forms(term: str) -> list[str]:
@@ -77,17 +84,21 @@ def compile_matchers(terms: pa.Table) -> list[Matcher]:
         by_country.setdefault(row["country"], []).append(row)
     matchers = []
     for country, rows in sorted(by_country.items()):
-        groups, names = [], {}
+        groups, names, hints = [], {}, set()
         for index, row in enumerate(rows):
             forms = sorted(term_forms(row["term"], row["language"], row["forms"]),
                            key=len, reverse=True)  # longest first: "Kuwait City", not "Kuwait"
             name = f"t{index}"
             names[name] = row["term"]
             groups.append(f"(?P<{name}>" + "|".join(_spelled(f) for f in forms) + ")")
+            for form in forms:
+                first = WORD.match(form)
+                hints.add(first.group().lower() if first else None)
         # Longer terms first across the country too: "Sri Lankan" before "Sri Lanka".
         groups.sort(key=len, reverse=True)
         pattern = re.compile(r"(?<!\w)(?:" + "|".join(groups) + r")(?!\w)")
-        matchers.append(Matcher(country, pattern, names))
+        matchers.append(Matcher(country, pattern, names,
+                                None if None in hints else frozenset(hints)))
     return matchers
 
 
@@ -97,7 +108,10 @@ def find_mentions(news: pa.Table, matchers: list[Matcher]) -> pa.Table:
     columns = [c for c in TEXT_COLUMNS if c in news.column_names]
     for row in news.select(["item_id", *columns]).to_pylist():
         text = "\n".join(row[c] for c in columns if row[c])
+        words = set(WORD.findall(text.lower()))
         for matcher in matchers:
+            if matcher.hints is not None and matcher.hints.isdisjoint(words):
+                continue
             for match in matcher.pattern.finditer(text):
                 found.add((row["item_id"], matcher.country, matcher.terms[match.lastgroup]))
     rows = [dict(zip(NEWS_MENTIONS.column_names, values, strict=True))
