@@ -10,31 +10,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flows import render
+from flows.cli_common import DateOption, KnownAtOption, _date, _fail, _moment, console, errors
+from flows.cli_news import news_app
+from flows.cli_page import page
 from flows.config import resolve
 from schemas.checks import MOSCOW
 from schemas.errors import ScoEtlError
 
 app = typer.Typer(help="Ingest CBR rates of SCO currencies and SCO news into Parquet + DuckDB.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console()
-errors = Console(stderr=True)
-
-DateOption = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])]
-
-
-def _fail(error: Exception) -> None:
-    errors.print(f"[bold red]error:[/] {error}")
-    raise typer.Exit(1)
-
-
-def _date(value: dt.datetime | None) -> dt.date | None:
-    return value.date() if value else None
-
-
+app.add_typer(news_app, name="news")
+app.command()(page)
 class _ProgressHandler(logging.Handler):
     """Drives a rich progress bar from the tasks' `sco_etl.progress` log records."""
 
@@ -88,52 +77,6 @@ def rates(
                       + ", ".join(summary["missing_dates"][:10]))
     if summary["unquoted"]:
         console.print("not quoted by CBR: " + ", ".join(summary["unquoted"]))
-
-
-@app.command()
-def news(
-    feed: Annotated[list[str] | None, typer.Option(
-        "--feed", help="a feed or listing URL (repeatable); default SCO_ETL_NEWS_FEEDS, "
-                       "else InfoSHOS")] = None,
-    articles: Annotated[bool, typer.Option(
-        "--articles/--no-articles", help="fetch the article pages of new items")] = True,
-) -> None:
-    """Ingest news: RSS/Atom feeds and headline listing pages, with their articles."""
-    from flows.news import ingest_news
-
-    try:
-        summary = ingest_news(feeds=feed or None, fetch_articles=articles)
-    except ScoEtlError as error:
-        _fail(error)
-    for source in summary["sources"]:
-        colour = "green" if source["status"] == "ok" else "yellow"
-        console.print(
-            f"[{colour}]{source['source']}[/] ({source['kind'] or '?'}, {source['fetch']}): "
-            f"{source['new']} new, {source['updated']} updated, {source['unchanged']} unchanged,"
-            f" {source['rejected']} rejected" + (f" — {source['message']}"
-                                                  if source["message"] else ""))
-    console.print(f"news: {summary['inserted']} new, {summary['updated']} updated, "
-                  f"{summary['rejected']} rejected, {summary['articles']} article pages "
-                  f"({summary['requests']} requests)")
-
-
-KnownAtOption = Annotated[str | None, typer.Option(
-    "--known-at", help="answer as the warehouse stood at this moment (ISO time, e.g. "
-                       "2025-04-01T18:00+03:00)")]
-
-
-def _moment(value: str | None) -> str | None:
-    """An ISO moment, zone-aware (a bare time is UTC), as DuckLake's SNAPSHOT_TIME wants it."""
-    if value is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        _fail(ValueError(f"--known-at/--since must be an ISO time like 2025-04-01T18:00+03:00, "
-                         f"not {value!r}"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat()
 
 
 @app.command()

@@ -61,6 +61,8 @@ def ingest_news(
         news.record_failure(warehouse, run, error,
                             feeds_http.requests_made + pages_http.requests_made)
         raise
+    # Derived from what was just committed; a failure here leaves the data written.
+    news_tasks.refresh_search_index(warehouse, changed=bool(written.inserted or written.updated))
     for report in parsed.reports:
         for warning in report.warnings:
             logger.warning("%s: %s", report.source, warning)

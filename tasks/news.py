@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas import LOADS, QUARANTINE
+from schemas import COUNTRY_TERMS, LOADS, NEWS_MENTIONS, QUARANTINE
 from schemas.errors import SourceFormatError, ValidationFailure
 from schemas.news import FEED_STATE, NEWS, NEWS_REVISIONS
 from schemas.table import Rejection, Validated, validate
@@ -21,6 +21,7 @@ from tasks.ledger import RunInfo, load_row, quarantine_rows, utc_now
 from tasks.news_fetch import SourceFetch, body_hash, merge_states, next_state
 from tasks.news_items import Candidates, concat, normalise_document
 from tasks.news_listing import parse_listing
+from tasks.news_mentions import compile_matchers, find_mentions, mention_changes
 from tasks.news_parse import ParsedDocument, detect_kind, parse_feed
 from tasks.news_rows import NewsBatch, article_links, build_rows, select_known
 from warehouse import Warehouse, Writer
@@ -67,6 +68,8 @@ class NewsWritten:
     partitions: list[str]
     status: str
     message: str
+    mentions: int = 0
+    """news_mentions rows added or removed"""
 
 
 def parse_document(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedDocument:
@@ -172,8 +175,9 @@ def write_news(
     warehouse: Warehouse, validated: Validated, batch: NewsBatch, states: list[dict],
     run: RunInfo, failures: dict[str, str], requests: int,
 ) -> NewsWritten:
-    """Upsert the rows, log revisions, update the feed state, quarantine rejects, add a load
-    row — one transaction: on any failure the warehouse stays as it was."""
+    """Upsert the rows, log revisions, update the feed state and the items' country mentions,
+    quarantine rejects, add a load row — one transaction: on any failure the warehouse stays
+    as it was."""
     valid = validated.rows["item_id"]
     moved = batch.moved.filter(pc.is_in(batch.moved["item_id"], value_set=valid))
     revisions = batch.revisions.filter(pc.is_in(batch.revisions["item_id"], value_set=valid))
@@ -183,6 +187,7 @@ def write_news(
         writer.delete(NEWS, moved)
         result = writer.upsert(NEWS, validated.rows)
         added = writer.append(NEWS_REVISIONS, revisions)
+        mentions = update_mentions(writer, validated.rows)
         writer.replace(FEED_STATE, merge_states(writer.read(FEED_STATE), states))
         if validated.rejected:
             writer.append(QUARANTINE, quarantine_rows("news", validated.rejected, run))
@@ -191,9 +196,25 @@ def write_news(
         writer.append(LOADS, load_row(run, status, result.inserted + result.updated,
                                       len(validated.rejected), requests, message))
         return NewsWritten(result.inserted, result.updated, result.unchanged,
-                           len(validated.rejected), added, result.partitions, status, message)
+                           len(validated.rejected), added, result.partitions, status, message,
+                           mentions)
 
     return warehouse.transaction(apply, message=f"{run.flow} {run.run_id}")
+
+
+def update_mentions(writer: Writer, rows: pa.Table) -> int:
+    """Bring the `news_mentions` of these items in line with their text; return rows changed.
+
+    An item that is unchanged finds the mentions it already has, so nothing is written.
+    """
+    if rows.num_rows == 0:
+        return 0
+    matchers = compile_matchers(writer.read(COUNTRY_TERMS))
+    stored = writer.read(NEWS_MENTIONS, where="list_contains(?::VARCHAR[], item_id)",
+                         parameters=[rows["item_id"].to_pylist()])
+    changes = mention_changes(stored, find_mentions(rows, matchers))
+    return writer.delete(NEWS_MENTIONS, changes.removed) + writer.append(
+        NEWS_MENTIONS, changes.added)
 
 
 def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,

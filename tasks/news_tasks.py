@@ -12,7 +12,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from schemas.news import FEED_STATE
-from tasks import news, news_articles, news_fetch
+from tasks import news, news_articles, news_fetch, news_search
 from warehouse import Warehouse
 
 
@@ -30,6 +30,8 @@ fetch_articles = task(name="fetch-articles", cache_policy=NO_CACHE)(news_article
 join_rows = task(name="join-news-rows", cache_policy=NO_CACHE)(news.join_rows)
 validate_news = task(name="validate-news", cache_policy=NO_CACHE)(news.validate_news)
 write_news = task(name="write-news", cache_policy=NO_CACHE)(news.write_news)
+refresh_search_index = task(name="refresh-search-index",
+                            cache_policy=NO_CACHE)(news_search.refresh_index)
 
 
 @task(name="publish-news-summary", cache_policy=NO_CACHE)

@@ -11,11 +11,13 @@ import duckdb
 import pyarrow as pa
 
 from schemas import (
+    COUNTRY_TERMS,
     CURRENCIES,
     CURRENCY_LINEAGE,
     FEED_STATE,
     LOADS,
     NEWS,
+    NEWS_MENTIONS,
     NEWS_REVISIONS,
     QUARANTINE,
     RATE_REVISIONS,
@@ -29,7 +31,7 @@ from warehouse.views import DERIVED_VIEWS
 
 BASE_TABLES: tuple[Table, ...] = (
     RATES, RATE_REVISIONS, CURRENCIES, SCO_COUNTRIES, CURRENCY_LINEAGE, QUARANTINE, LOADS,
-    NEWS, NEWS_REVISIONS, FEED_STATE, UNPUBLISHED_DATES,
+    NEWS, NEWS_REVISIONS, FEED_STATE, UNPUBLISHED_DATES, COUNTRY_TERMS, NEWS_MENTIONS,
 )
 SCHEMA_VERSION = 1
 """Raised with every release that changes a declaration: a lake is only ever moved forward,

@@ -14,8 +14,9 @@ from typing import TypeVar
 import duckdb
 import pyarrow as pa
 
-from schemas import CURRENCY_LINEAGE, SCO_COUNTRIES
+from schemas import COUNTRY_TERMS, CURRENCY_LINEAGE, SCO_COUNTRIES
 from schemas.errors import WarehouseBusyError, WarehouseError
+from schemas.mentions import country_terms
 from schemas.reference import currency_lineage, sco_countries
 from schemas.table import Table
 from warehouse import ddl, merge
@@ -165,6 +166,7 @@ class Warehouse:
                     writer = Writer(connection)
                     writer.replace(SCO_COUNTRIES, sco_countries())
                     writer.replace(CURRENCY_LINEAGE, currency_lineage())
+                    writer.replace(COUNTRY_TERMS, country_terms())
                 connection.execute("COMMIT")
                 return
             except duckdb.Error as error:

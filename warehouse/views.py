@@ -175,6 +175,27 @@ WHERE duplicate_of IS NULL
 ORDER BY published_at DESC, item_id
 """
 
+COUNTRY_NEWS = """
+CREATE OR REPLACE VIEW country_news AS
+-- News joined to the SCO countries it names (news_mentions), one row per story and country,
+-- with the country's SCO status on the story's Moscow day; join rates on char_code.
+SELECT m.country, s.status, k.char_code,
+       CAST(timezone('Europe/Moscow', n.published_at) AS DATE) AS published_date,
+       strftime(timezone('Europe/Moscow', n.published_at), '%d.%m.%Y %H:%M') AS published_msk,
+       n.title, n.url, n.source, n.language, n.published_at, n.item_id,
+       list(m.term ORDER BY m.term) AS terms
+FROM news_mentions m
+JOIN news n USING (item_id)
+JOIN (SELECT DISTINCT country, char_code FROM sco_countries) k USING (country)
+LEFT JOIN sco_countries s
+  ON s.country = m.country
+ AND CAST(timezone('Europe/Moscow', n.published_at) AS DATE)
+     BETWEEN s.valid_from AND coalesce(s.valid_to, DATE '9999-12-31')
+WHERE n.duplicate_of IS NULL
+GROUP BY ALL
+ORDER BY n.published_at DESC, m.country
+"""
+
 DERIVED_VIEWS = [
     IN_FORCE_UNTIL,
     RATE_PERIODS,
@@ -186,4 +207,5 @@ DERIVED_VIEWS = [
     CROSS_RATES,
     CROSS_RATE_MACRO,
     NEWS_FEED,
+    COUNTRY_NEWS,
 ]

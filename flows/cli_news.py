@@ -1,0 +1,75 @@
+"""`sco-etl news` (ingest) and `sco-etl news search`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from flows.cli_common import DateOption, _date, _fail, console
+from flows.config import resolve
+from schemas.checks import MOSCOW
+from schemas.errors import ScoEtlError
+
+news_app = typer.Typer(help="Ingest SCO news, or search it.", invoke_without_command=True)
+
+
+@news_app.callback()
+def news(
+    ctx: typer.Context,
+    feed: Annotated[list[str] | None, typer.Option(
+        "--feed", help="a feed or listing URL (repeatable); default SCO_ETL_NEWS_FEEDS, "
+                       "else InfoSHOS")] = None,
+    articles: Annotated[bool, typer.Option(
+        "--articles/--no-articles", help="fetch the article pages of new items")] = True,
+) -> None:
+    """Ingest news: RSS/Atom feeds and headline listing pages, with their articles."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from flows.news import ingest_news
+
+    try:
+        summary = ingest_news(feeds=feed or None, fetch_articles=articles)
+    except ScoEtlError as error:
+        _fail(error)
+    for source in summary["sources"]:
+        colour = "green" if source["status"] == "ok" else "yellow"
+        console.print(
+            f"[{colour}]{source['source']}[/] ({source['kind'] or '?'}, {source['fetch']}): "
+            f"{source['new']} new, {source['updated']} updated, {source['unchanged']} unchanged,"
+            f" {source['rejected']} rejected" + (f" — {source['message']}"
+                                                  if source["message"] else ""))
+    console.print(f"news: {summary['inserted']} new, {summary['updated']} updated, "
+                  f"{summary['rejected']} rejected, {summary['articles']} article pages "
+                  f"({summary['requests']} requests)")
+
+
+@news_app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="words to look for (stemmed where the item's "
+                                              "language is English or Russian)")],
+    since: DateOption = None,
+    source: Annotated[str | None, typer.Option(help="only this feed or listing URL")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="hits to print")] = 10,
+) -> None:
+    """Full-text search over titles, summaries and article text, best hits first."""
+    from tasks.news_search import snippet
+    from warehouse.search import search as search_news
+
+    try:
+        hits = search_news(resolve().warehouse(), query, _date(since), source, limit)
+    except ScoEtlError as error:
+        _fail(error)
+    if hits.num_rows == 0:
+        console.print(f"no news matches {query!r}")
+        return
+    for hit in hits.to_pylist():
+        published = hit["published_at"].astimezone(MOSCOW)
+        # Feed text is printed as text: rich would read [brackets] in it as markup.
+        console.print(f"[bold]{published:%d.%m.%Y %H:%M}[/]  {escape(hit['source'])}  "
+                      f"[dim]score {hit['score']:.2f}[/]")
+        console.print(f"  [bold]{escape(hit['title'])}[/]")
+        console.print("  " + escape(snippet(query, hit["body"], hit["summary"], hit["title"])),
+                      soft_wrap=True)
+        console.print(f"  {escape(hit['url'])}", style="blue")

@@ -1,0 +1,59 @@
+"""`sco-etl page`: the seed page for a day as static HTML, and a loopback server for it."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli_common import DateOption, KnownAtOption, _date, _fail, _moment, console
+from flows.config import resolve
+from schemas.checks import MOSCOW
+from schemas.errors import ScoEtlError
+
+SERVE_HOST = "127.0.0.1"
+
+
+def page(
+    date: DateOption = None,
+    known_at: KnownAtOption = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="folder of the pages (default <data dir>/site)")] = None,
+    serve: Annotated[bool, typer.Option(
+        "--serve", help="then serve the folder on 127.0.0.1 until Ctrl-C")] = False,
+    port: Annotated[int, typer.Option(help="port of --serve")] = 8000,
+) -> None:
+    """Write the seed page for a day (default: today, Moscow) as static HTML."""
+    from tasks.page_build import build_day
+
+    config = resolve()
+    folder = output or config.data_dir / "site"
+    day = _date(date) or dt.datetime.now(MOSCOW).date()
+    try:
+        written = build_day(config.warehouse(), day, folder, known_at=_moment(known_at))
+    except ScoEtlError as error:
+        _fail(error)
+    console.print(f"[green]wrote {written.index}[/] ({written.articles} article pages, "
+                  f"{written.bytes // 1024} KB)")
+    if serve:
+        serve_folder(folder, port)
+
+
+def page_server(folder: Path, port: int = 0) -> ThreadingHTTPServer:
+    """An HTTP server of `folder` on loopback only (port 0: any free one)."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
+    return ThreadingHTTPServer((SERVE_HOST, port), handler)
+
+
+def serve_folder(folder: Path, port: int) -> None:
+    """Serve `folder` until Ctrl-C."""
+    with page_server(folder, port) as server:
+        console.print(f"serving {folder} at http://{SERVE_HOST}:{server.server_port}/ "
+                      "(Ctrl-C stops)")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()

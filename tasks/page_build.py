@@ -1,0 +1,19 @@
+"""Build one day's seed page: read the warehouse, shape the page, write the files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from tasks.page import build_page
+from tasks.page_render import WrittenPage, write_page
+from warehouse import Warehouse
+from warehouse.page import page_data
+
+
+def build_day(warehouse: Warehouse, day: dt.date, output: Path,
+              known_at: str | None = None, now: dt.datetime | None = None) -> WrittenPage:
+    """Write the page of `day` under `output`, as the warehouse stood at `known_at`."""
+    data = page_data(warehouse, day, known_at=known_at)
+    page = build_page(data, now or dt.datetime.now(dt.UTC), known_at=known_at)
+    return write_page(page, output)

@@ -1,0 +1,87 @@
+"""Write the seed page as static HTML: Jinja2 templates, autoescaped, into a folder per day.
+
+A day's folder is built under a temporary name beside its final one and renamed into place,
+so a web server never serves half a page.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from tasks.page import Page
+
+STYLESHEET = "style.css"
+
+
+@dataclass(frozen=True)
+class WrittenPage:
+    """Where a page went."""
+
+    folder: Path
+    index: Path
+    articles: int
+    bytes: int
+
+
+def environment() -> Environment:
+    # Autoescaping every template: titles, bodies and authors come from news feeds.
+    return Environment(loader=PackageLoader("tasks", "templates"),
+                       autoescape=select_autoescape(["html", "j2"], default=True),
+                       undefined=StrictUndefined, trim_blocks=False)
+
+
+def render(page: Page) -> dict[str, str]:
+    """File name (relative to the day's folder) → content."""
+    env = environment()
+    files = {"index.html": env.get_template("page.html.j2").render(page=page, root="")}
+    article_template = env.get_template("article.html.j2")
+    for article in page.articles:
+        files[f"articles/{article.item_id}.html"] = article_template.render(
+            page=page, article=article, root="../")
+    files[STYLESHEET] = env.loader.get_source(env, STYLESHEET)[0]
+    return files
+
+
+def write_page(page: Page, output: Path) -> WrittenPage:
+    """Write `output/<yyyy-mm-dd>/`; today's page also becomes `output/index.html`'s target."""
+    output.mkdir(parents=True, exist_ok=True)
+    folder = output / page.day.isoformat()
+    building = output / f".{folder.name}.{uuid.uuid4().hex}.tmp"
+    files = render(page)
+    try:
+        for name, content in files.items():
+            path = building / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+        swap_in(building, folder)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    if page.live:
+        redirect = output / f".index.{uuid.uuid4().hex}.tmp"
+        redirect.write_text(
+            f'<!DOCTYPE html><meta charset="utf-8"><meta http-equiv="refresh" '
+            f'content="0; url={folder.name}/index.html"><a href="{folder.name}/index.html">'
+            f"{folder.name}</a>\n", encoding="utf-8")
+        redirect.replace(output / "index.html")
+    return WrittenPage(folder, folder / "index.html", len(page.articles),
+                       sum(len(c.encode()) for c in files.values()))
+
+
+def swap_in(building: Path, folder: Path) -> None:
+    """Rename `building` to `folder`. A folder cannot be renamed over a non-empty one, so the
+    old page steps aside first (for the moment between two renames, the day has no page)."""
+    old = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.old")
+    if folder.exists():
+        folder.rename(old)
+    try:
+        building.rename(folder)
+    except OSError:
+        if old.exists():
+            old.rename(folder)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
