@@ -34,7 +34,7 @@ def explain(error: BaseException, command: str, log_file: Path | None,
         lines.append(kept)
     todo = _what_to_do(error, command)
     where = f"Full log: {log_file}" if log_file else "No log file was written"
-    lines.append(f"{todo} {where} (--verbose shows it on the terminal).")
+    lines.append(f"{todo} {where} (--verbose shows it on the terminal).".lstrip())
     return lines
 
 
@@ -76,7 +76,8 @@ def _what_to_do(error: BaseException, command: str) -> str:
         return (f"Check that {setting} points at the service (for CBR its scripts/ folder); "
                 "if it shows an error page, retry later.")
     if isinstance(error, SourceError):
-        return "Retry later."
+        # news: the flow's message already says which URLs to check and that a rerun is safe
+        return "" if command == "news" else "Retry later."
     if isinstance(error, WarehouseBusyError):
         return "Retry when the other writer is done (or raise SCO_ETL_LOCK_TIMEOUT)."
     if isinstance(error, ReadOnlyQueryError):

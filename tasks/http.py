@@ -115,7 +115,7 @@ class HttpClient:
                     raise TransientSourceError(
                         f"{response.url} asked us to wait {delay:.0f} s (429 Retry-After); "
                         "giving up for now, the next scheduled run will try again",
-                        url=response.url, cause="HTTP 429, asked to wait",
+                        url=response.url, cause=f"HTTP 429, asked us to wait {delay:.0f} s",
                     )
             if attempt < self.policy.attempts:
                 # `retry` lets the CLI show the retries on its progress line, not as log lines.
