@@ -44,7 +44,7 @@ def report_failure(error: BaseException) -> None:
     if RUN.log_file:
         run_log.record(error, RUN.log_file)  # on the terminal too with --verbose
     cbr_url = os.environ.get("SCO_ETL_CBR_URL") or settings.CBR_URL
-    lines = explain(error, RUN.command, RUN.log_file, cbr_url)
+    lines = explain(error, RUN.command, RUN.log_file, cbr_url, RUN.verbose)
     # soft_wrap: the terminal wraps long URLs; rich would cut the paragraph into more lines.
     errors.print("[bold red]error:[/] " + escape(lines[0]), soft_wrap=True, highlight=False)
     for line in lines[1:]:

@@ -26,7 +26,7 @@ NETWORK_CAUSES = ("DNS", "connection", "timed out")
 
 
 def explain(error: BaseException, command: str, log_file: Path | None,
-            cbr_url: str | None = None) -> list[str]:
+            cbr_url: str | None = None, verbose: bool = False) -> list[str]:
     """The lines to print for `error` raised by `sco-etl <command>`."""
     lines = [f"sco-etl {command} failed: {_what_failed(error, command, cbr_url)}"]
     kept = _what_was_kept(error, command)
@@ -34,7 +34,8 @@ def explain(error: BaseException, command: str, log_file: Path | None,
         lines.append(kept)
     todo = _what_to_do(error, command)
     where = f"Full log: {log_file}" if log_file else "No log file was written"
-    lines.append(f"{todo} {where} (--verbose shows it on the terminal).".lstrip())
+    shown = "" if verbose else " (--verbose shows it on the terminal)"
+    lines.append(f"{todo} {where}{shown}.".lstrip())
     return lines
 
 
@@ -44,7 +45,7 @@ def _what_failed(error: BaseException, command: str, cbr_url: str | None) -> str
     if isinstance(error, SourceFormatError) and command == "rates":
         # The parsers are pure and know no URL; the service they read is the configured one.
         return f"the answer of {cbr_url or 'CBR'} is not a CBR document: {error}"
-    if isinstance(error, ScoEtlError):
+    if isinstance(error, ScoEtlError | ValueError):  # ValueError: an option's value
         return str(error).removeprefix("query failed: ")
     return f"unexpected {type(error).__name__}: {error}"
 
