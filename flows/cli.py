@@ -12,11 +12,21 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flows import render
-from flows.cli_common import DateOption, KnownAtOption, _date, _fail, _moment, console, errors
+from flows import render, run_log
+from flows.cli_common import (
+    RUN,
+    DateOption,
+    KnownAtOption,
+    _date,
+    _fail,
+    _moment,
+    console,
+    errors,
+    report_failure,
+)
 from flows.cli_news import news_app
 from flows.cli_page import page
-from flows.config import resolve
+from flows.config import resolve, resolve_data_dir
 from schemas.checks import MOSCOW
 from schemas.errors import ScoEtlError
 
@@ -24,8 +34,26 @@ app = typer.Typer(help="Ingest CBR rates of SCO currencies and SCO news into Par
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(news_app, name="news")
 app.command()(page)
+
+
+@app.callback()
+def setup(
+    ctx: typer.Context,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="show Prefect's log and tracebacks on the terminal")] = False,
+) -> None:
+    """Ingest CBR rates of SCO currencies and SCO news into Parquet + DuckDB."""
+    # Before any command imports Prefect: its logging then goes to the run's log file.
+    RUN.command = ctx.invoked_subcommand or "sco-etl"
+    RUN.verbose = verbose
+    RUN.log_file = run_log.start(resolve_data_dir(), RUN.command, verbose)
+
+
 class _ProgressHandler(logging.Handler):
-    """Drives a rich progress bar from the tasks' `sco_etl.progress` log records."""
+    """Drives a rich progress bar from the tasks' `sco_etl.progress` log records, and shows
+    the HTTP seam's retries on the same line (their log lines go to the run's log file)."""
+
+    DESCRIPTION = "fetching CBR documents"
 
     def __init__(self, progress: Progress) -> None:
         super().__init__()
@@ -33,12 +61,23 @@ class _ProgressHandler(logging.Handler):
         self.task_id = None
 
     def emit(self, record: logging.LogRecord) -> None:
+        retry = getattr(record, "retry", None)
+        if retry:
+            cause, attempt, attempts = retry
+            self._task(None).description = (
+                f"{self.DESCRIPTION} (retrying: {cause}, attempt {attempt + 1}/{attempts})")
+            self.progress.refresh()
+            return
         done, total = getattr(record, "progress", (None, None))
         if total is None:
             return
+        self.progress.update(self._task(total), completed=done, total=total,
+                             description=self.DESCRIPTION)
+
+    def _task(self, total: int | None):
         if self.task_id is None:
-            self.task_id = self.progress.add_task("fetching CBR documents", total=total)
-        self.progress.update(self.task_id, completed=done, total=total)
+            self.task_id = self.progress.add_task(self.DESCRIPTION, total=total)
+        return self.progress.tasks[self.task_id] if total is None else self.task_id
 
 
 @app.command()
@@ -52,12 +91,15 @@ def rates(
 
     codes = [c for c in currencies.split(",") if c.strip()] if currencies else None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=errors, transient=True)
+                        TimeElapsedColumn(), console=errors, transient=True,
+                        disable=not errors.is_terminal)  # a pipe or file gets no blank line
     handler = _ProgressHandler(progress)
     progress_log = logging.getLogger("sco_etl.progress")
     progress_log.addHandler(handler)
     progress_log.setLevel(logging.INFO)
     progress_log.propagate = False  # the bar shows it; no log line per document
+    retry_log = logging.getLogger("tasks.http")
+    retry_log.addHandler(handler)
     try:
         with progress:
             summary = ingest_rates(start=_date(start), end=_date(end), currencies=codes)
@@ -65,6 +107,7 @@ def rates(
         _fail(error)
     finally:
         progress_log.removeHandler(handler)
+        retry_log.removeHandler(handler)
         progress_log.propagate = True
     console.print(
         f"[green]rates {summary['window'][0]}..{summary['window'][1]}:[/] "
@@ -264,4 +307,8 @@ def main() -> None:  # pragma: no cover - console script entry
     # The temporary Prefect server a flow starts without PREFECT_API_URL gets 20 s by
     # default, too little on a busy two-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    app()
+    try:
+        app()
+    except Exception as error:  # no command expected it: still a paragraph, not a traceback
+        report_failure(error)
+        sys.exit(1)

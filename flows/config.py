@@ -57,8 +57,7 @@ def resolve(
     url = cbr_url or os.environ.get("SCO_ETL_CBR_URL") or settings.CBR_URL
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"SCO_ETL_CBR_URL must be an http(s) URL, not {url!r}")
-    root = Path(data_dir or os.environ.get("SCO_ETL_DATA_DIR") or DEFAULT_DATA_DIR)
-    root = root.expanduser().resolve()
+    root = resolve_data_dir(data_dir)
     return Config(
         data_dir=root,
         cbr_url=url,
@@ -67,6 +66,12 @@ def resolve(
         http=http,
         lake=resolve_lake(root),
     )
+
+
+def resolve_data_dir(data_dir: str | None = None) -> Path:
+    """The data directory: explicit, else `SCO_ETL_DATA_DIR`, else `./data`; absolute."""
+    root = Path(data_dir or os.environ.get("SCO_ETL_DATA_DIR") or DEFAULT_DATA_DIR)
+    return root.expanduser().resolve()
 
 
 def resolve_lake(root: Path) -> LakeSettings:

@@ -76,8 +76,8 @@ def ingest_news(
         raise SourceError(
             f"{len(failures)} of {len(sources)} news sources failed — "
             + "; ".join(f"{source}: {why}" for source, why in failures.items())
-            + f". {others} Check the URL (`sco-etl news --feed URL` tries one source) "
-            "or wait: the next run retries it."
+            + f". {others} Check the network and the URL (`sco-etl news --feed URL` tries one "
+            "source), or wait: the next run retries it."
         )
     return {"sources": rows, "inserted": written.inserted, "updated": written.updated,
             "unchanged": written.unchanged, "rejected": written.rejected,

@@ -11,6 +11,13 @@ class ScoEtlError(Exception):
 class SourceError(ScoEtlError):
     """A source (CBR, a news feed) could not give us a usable document."""
 
+    def __init__(self, message: str, *, url: str | None = None, cause: str | None = None):
+        super().__init__(message)
+        self.url = url
+        """The URL that failed, when one request is to blame."""
+        self.cause = cause
+        """Why, in a few words: `DNS lookup failed`, `connection refused`, `HTTP 500`..."""
+
 
 class TransientSourceError(SourceError):
     """A failure that may pass: timeout, connection error, 5xx, 429. Retried with backoff."""

@@ -29,6 +29,24 @@ TRANSIENT_EXCEPTIONS = (
 )
 
 
+def network_cause(error: requests.RequestException) -> str:
+    """A transport failure in the words a person acts on: DNS, refused, timeout, cut off."""
+    if isinstance(error, requests.Timeout):
+        return "timed out"
+    # requests wraps urllib3's MaxRetryError, whose `reason` is the socket-level failure.
+    reason = getattr(error.args[0] if error.args else None, "reason", None)
+    text = f"{error} {reason!r}"
+    if "NameResolutionError" in text or "Name or service not known" in text:
+        return "DNS lookup failed (host not found)"
+    if "Connection refused" in text or isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return "connection cut off mid-response"
+    if isinstance(error, requests.exceptions.ContentDecodingError):
+        return "response could not be decoded"
+    return "connection failed"
+
+
 @dataclass(frozen=True)
 class HttpPolicy:
     """How politely and how persistently to talk to one source."""
@@ -96,14 +114,18 @@ class HttpClient:
                 if delay > self.policy.max_retry_after:
                     raise TransientSourceError(
                         f"{response.url} asked us to wait {delay:.0f} s (429 Retry-After); "
-                        "giving up for now, the next scheduled run will try again"
+                        "giving up for now, the next scheduled run will try again",
+                        url=response.url, cause=f"HTTP 429, asked us to wait {delay:.0f} s",
                     )
             if attempt < self.policy.attempts:
+                # `retry` lets the CLI show the retries on its progress line, not as log lines.
                 log.warning("%s (attempt %d/%d); retrying in %.1f s",
-                            last, attempt, self.policy.attempts, delay)
+                            last, attempt, self.policy.attempts, delay,
+                            extra={"retry": (last.cause, attempt, self.policy.attempts)})
                 time.sleep(delay)
         assert last is not None
-        raise TransientSourceError(f"{last} — gave up after {self.policy.attempts} attempts")
+        raise TransientSourceError(f"{last} — gave up after {self.policy.attempts} attempts",
+                                   url=last.url, cause=last.cause)
 
     def _get_once(self, url: str, params, headers) -> Response:
         self._wait_for_slot()
@@ -115,9 +137,11 @@ class HttpClient:
                 body = self._read_limited(raw)
                 return Response(raw.url, raw.status_code, raw.headers, body)
         except requests.TooManyRedirects as e:
-            raise SourceRejectedError(f"{url}: redirect loop ({e}); check the source URL") from e
+            raise SourceRejectedError(f"{url}: redirect loop ({e}); check the source URL",
+                                      url=url, cause="redirect loop") from e
         except TRANSIENT_EXCEPTIONS as e:
-            raise TransientSourceError(f"{url}: {type(e).__name__}: {e}") from e
+            raise TransientSourceError(f"{url}: {type(e).__name__}: {e}",
+                                       url=url, cause=network_cause(e)) from e
 
     def _read_limited(self, raw: requests.Response) -> bytes:
         chunks, size = [], 0
@@ -125,7 +149,8 @@ class HttpClient:
             size += len(chunk)
             if size > self.policy.max_bytes:
                 raise SourceRejectedError(
-                    f"{raw.url}: response larger than {self.policy.max_bytes} bytes; refused"
+                    f"{raw.url}: response larger than {self.policy.max_bytes} bytes; refused",
+                    url=raw.url, cause=f"response larger than {self.policy.max_bytes} bytes",
                 )
             chunks.append(chunk)
         return b"".join(chunks)
@@ -147,9 +172,11 @@ class HttpClient:
     def _classify(response: Response) -> TransientSourceError | SourceRejectedError:
         status = response.status
         if status == 429 or status >= 500:
-            return TransientSourceError(f"{response.url}: HTTP {status}")
+            return TransientSourceError(f"{response.url}: HTTP {status}",
+                                        url=response.url, cause=f"HTTP {status}")
         return SourceRejectedError(
-            f"{response.url}: HTTP {status}; the source refused the request, check the URL"
+            f"{response.url}: HTTP {status}; the source refused the request, check the URL",
+            url=response.url, cause=f"HTTP {status}",
         )
 
     @staticmethod

@@ -48,9 +48,12 @@ def warehouse(loaded, tmp_path, monkeypatch) -> Warehouse:
 
 
 def everything(warehouse: Warehouse) -> dict[str, bytes]:
-    """Every file of the data directory, the catalog included, and what lies beside it."""
+    """Every file of the data directory, the catalog included, and what lies beside it; not
+    the run logs under `logs/`, where a refused command writes why (issue 11)."""
+    logs = warehouse.root / "logs"
     files = {str(p.relative_to(warehouse.root.parent)): p.read_bytes()
-             for p in sorted(warehouse.root.parent.rglob("*")) if p.is_file()}
+             for p in sorted(warehouse.root.parent.rglob("*"))
+             if p.is_file() and logs not in p.parents}
     return files
 
 

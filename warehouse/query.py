@@ -83,4 +83,17 @@ def run_query(warehouse: Warehouse, sql: str, parameters: list | None = None,
         try:
             return connection.sql(sql, params=parameters or None).to_arrow_table()
         except duckdb.Error as e:
-            raise WarehouseError(f"query failed: {e}") from e
+            raise WarehouseError(f"query failed: {_positioned(connection, sql, parameters, e)}"
+                                 ) from e
+
+
+def _positioned(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list | None,
+                error: duckdb.Error) -> str:
+    """DuckDB's message with its `LINE 1: ... ^` position, which only `execute` reports."""
+    if not isinstance(error, duckdb.BinderException | duckdb.CatalogException):
+        return str(error)  # a failure while running: do not run the query a second time
+    try:
+        connection.execute(sql, parameters or None)
+    except duckdb.Error as again:
+        return str(again)
+    return str(error)
