@@ -252,20 +252,29 @@ def _describe(schedule: object) -> str:
 
 @contextlib.contextmanager
 def _stop_on_sigterm() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt until the runner installs its own handler.
+    """Turn SIGTERM into KeyboardInterrupt until the runner installs its own handler, and
+    Ctrl-C into SIGTERM.
 
-    Without it, a SIGTERM while the server starts would kill us and orphan the server.
+    Without the first, a SIGTERM while the server starts would kill us and orphan the
+    server. The second because the runner's SIGTERM handler always stops it, while a
+    KeyboardInterrupt raised inside its event loop could be lost (a Ctrl-C once left
+    `serve` running on, under load).
     """
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    def terminate(signum: int, frame: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
     previous = signal.signal(signal.SIGTERM, interrupt)
+    previous_int = signal.signal(signal.SIGINT, terminate)
     try:
         yield
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 # Loaded here, not in the child: importing between fork and exec can deadlock.
