@@ -53,7 +53,7 @@ def run(days: int) -> dict:
 
     from benchmarks.servers import serve_cbr
     from flows.rates import ingest_rates
-    from tasks.calendar import publication_dates
+    from tasks.cbr.calendar import publication_dates
     from tests.fakes.cbr_history import History
     from warehouse import Warehouse
     from warehouse.maintenance import maintain

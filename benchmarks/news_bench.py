@@ -25,10 +25,10 @@ from requests.structures import CaseInsensitiveDict
 
 from schemas import LOADS, NEWS
 from tasks.http import HttpPolicy
-from tasks.news import parse_document
-from tasks.news_articles import extract_article, fetch_articles
-from tasks.news_fetch import article_client
-from tasks.news_items import normalise_document
+from tasks.news.articles import extract_article, fetch_articles
+from tasks.news.extract import parse_document
+from tasks.news.fetch import article_client
+from tasks.news.normalise import normalise_document
 from warehouse import Warehouse
 
 ITEMS = 10_000

@@ -33,8 +33,8 @@ from pytest_httpserver import HTTPServer
 
 from flows.cli_page import page_server
 from schemas import COUNTRY_TERMS, NEWS
-from tasks.news_mentions import compile_matchers, find_mentions
-from tasks.page_build import build_day
+from tasks.news.mentions import compile_matchers, find_mentions
+from tasks.page.build import build_day
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
 from tests.fakes.news_site import HTML, NewsSite, fixture

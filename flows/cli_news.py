@@ -54,7 +54,7 @@ def search(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="hits to print")] = 10,
 ) -> None:
     """Full-text search over titles, summaries and article text, best hits first."""
-    from tasks.news_search import snippet
+    from tasks.news.search import snippet
     from warehouse.search import search as search_news
 
     try:

@@ -29,7 +29,7 @@ def page(
     port: Annotated[int, typer.Option(help="port of --serve")] = 8000,
 ) -> None:
     """Write the seed page for a day (default: today, Moscow) as static HTML."""
-    from tasks.page_build import build_day
+    from tasks.page.build import build_day
 
     config = resolve()
     folder = output or config.data_dir / "site"

@@ -113,7 +113,7 @@ def _seconds(name: str, default: float) -> float:
 def resolve_news_feeds(feeds: list[str] | None = None) -> list[str]:
     """News sources: explicit URLs win over SCO_ETL_NEWS_FEEDS (comma-separated), which wins
     over the InfoSHOS defaults. Order is kept, repeats dropped."""
-    from tasks.news_settings import DEFAULT_NEWS_FEEDS
+    from tasks.news.settings import DEFAULT_NEWS_FEEDS
 
     env = [u for u in os.environ.get("SCO_ETL_NEWS_FEEDS", "").split(",") if u.strip()]
     urls = list(dict.fromkeys(u.strip() for u in (feeds or env or DEFAULT_NEWS_FEEDS)))

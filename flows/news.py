@@ -10,10 +10,10 @@ from prefect.runtime import flow_run
 from flows.config import resolve, resolve_news_feeds
 from schemas.checks import MOSCOW
 from schemas.errors import SourceError
-from tasks import news, news_tasks
 from tasks.ledger import RunInfo
-from tasks.news_fetch import article_client, feed_client
-from tasks.news_settings import (
+from tasks.news import extract, prefect_tasks
+from tasks.news.fetch import article_client, feed_client
+from tasks.news.settings import (
     ARTICLE_WORKERS,
     ARTICLES_PER_RUN,
     FEED_WORKERS,
@@ -41,28 +41,28 @@ def ingest_news(
     warehouse = config.warehouse()
     feeds_http, pages_http = feed_client(config.http), article_client(config.http)
     try:
-        states = news_tasks.read_feed_state(warehouse)
-        fetches = news_tasks.fetch_sources(feeds_http, sources, states, FEED_WORKERS)
-        parsed = news_tasks.parse_sources(fetches, states)
+        states = prefect_tasks.read_feed_state(warehouse)
+        fetches = prefect_tasks.fetch_sources(feeds_http, sources, states, FEED_WORKERS)
+        parsed = prefect_tasks.parse_sources(fetches, states)
         limit = ARTICLES_PER_RUN if fetch_articles else 0
-        known = news_tasks.load_known(warehouse, parsed.candidates, sources,
+        known = prefect_tasks.load_known(warehouse, parsed.candidates, sources,
                                       MAX_ARTICLE_ATTEMPTS, limit)
-        links = news_tasks.plan_articles(parsed.candidates, known, MAX_ARTICLE_ATTEMPTS, limit)
-        articles = news_tasks.fetch_articles(pages_http, links, ARTICLE_WORKERS)
-        batch = news_tasks.join_rows(parsed.candidates, known, articles, run)
-        validated, broken = news_tasks.validate_news(batch)
-        failures = news.failed_sources(parsed, broken)
+        links = prefect_tasks.plan_articles(parsed.candidates, known, MAX_ARTICLE_ATTEMPTS, limit)
+        articles = prefect_tasks.fetch_articles(pages_http, links, ARTICLE_WORKERS)
+        batch = prefect_tasks.join_rows(parsed.candidates, known, articles, run)
+        validated, broken = prefect_tasks.validate_news(batch)
+        failures = extract.failed_sources(parsed, broken)
         requests = feeds_http.requests_made + pages_http.requests_made
-        written = news_tasks.write_news(warehouse, validated, batch, parsed.states, run,
+        written = prefect_tasks.write_news(warehouse, validated, batch, parsed.states, run,
                                         failures, requests)
-        rows = news.summary_rows(parsed, batch, validated, failures)
-        news_tasks.publish_summary(rows, written, articles)
+        rows = extract.summary_rows(parsed, batch, validated, failures)
+        prefect_tasks.publish_summary(rows, written, articles)
     except Exception as error:
-        news.record_failure(warehouse, run, error,
+        extract.record_failure(warehouse, run, error,
                             feeds_http.requests_made + pages_http.requests_made)
         raise
     # Derived from what was just committed; a failure here leaves the data written.
-    news_tasks.refresh_search_index(warehouse, changed=bool(written.inserted or written.updated))
+    prefect_tasks.refresh_search_index(warehouse, changed=bool(written.inserted or written.updated))
     for report in parsed.reports:
         for warning in report.warnings:
             logger.warning("%s: %s", report.source, warning)

@@ -10,13 +10,13 @@ from prefect.runtime import flow_run
 from flows.config import resolve
 from schemas import CURRENCIES
 from schemas.checks import MOSCOW, tomorrow_in_moscow
-from tasks import currency_set as sets
-from tasks import rates_store, rates_tasks
-from tasks.board_artifact import publish_board
-from tasks.cbr_client import CbrClient
+from tasks.cbr import load, prefect_tasks
+from tasks.cbr.board import publish_board
+from tasks.cbr.client import CbrClient
+from tasks.cbr.currencies import resolve as resolve_currencies
+from tasks.cbr.planning import plan_requests, plan_window
 from tasks.http import HttpClient
 from tasks.ledger import RunInfo
-from tasks.planning import plan_requests, plan_window
 from tasks.settings import FETCH_WORKERS, MAX_HEALED_GAPS
 
 
@@ -45,29 +45,29 @@ def ingest_rates(
     warehouse = config.warehouse()
     client = CbrClient(config.cbr_url, HttpClient(config.http))
     try:
-        window = plan_window(rates_store.latest_rate_date(warehouse), start, end,
+        window = plan_window(load.latest_rate_date(warehouse), start, end,
                              tomorrow_in_moscow())
         stored_directory = warehouse.read(CURRENCIES)
         # A backfill (or a first run) refreshes the directory; a catch-up uses the stored one.
         refresh = start is not None or end is not None or not stored_directory.num_rows
-        directory = rates_tasks.fetch_directory(client, stored_directory, refresh=refresh)
-        currency_set = sets.resolve(directory, config.currencies)
+        directory = prefect_tasks.fetch_directory(client, stored_directory, refresh=refresh)
+        currency_set = resolve_currencies(directory, config.currencies)
         # A catch-up also re-asks publication dates missing anywhere in history.
-        gaps = [] if start or end else rates_store.find_gaps(warehouse, window.start,
+        gaps = [] if start or end else load.find_gaps(warehouse, window.start,
                                                              MAX_HEALED_GAPS)
         requests = plan_requests(window, list(currency_set.daily_ids),
                                  list(currency_set.monthly_ids), gaps=gaps)
         logger.info("window %s..%s, %d gaps to heal: %d requests for %d currency IDs",
                     window.start, window.end, len(gaps), len(requests), len(currency_set.ids))
-        documents = rates_tasks.fetch_documents(client, requests, FETCH_WORKERS)
-        batch = rates_tasks.parse_documents(documents, directory, currency_set, run)
-        checked = rates_tasks.validate_rates(batch)
-        written = rates_tasks.write_rates(warehouse, checked, directory, run, window,
+        documents = prefect_tasks.fetch_documents(client, requests, FETCH_WORKERS)
+        batch = prefect_tasks.parse_documents(documents, directory, currency_set, run)
+        checked = prefect_tasks.validate_rates(batch)
+        written = prefect_tasks.write_rates(warehouse, checked, directory, run, window,
                                           currency_set, client.http.requests_made)
-        rates_tasks.publish_summary(written, window, client.http.requests_made)
+        prefect_tasks.publish_summary(written, window, client.http.requests_made)
         publish_board(warehouse)
     except Exception as error:
-        rates_store.record_failure(warehouse, run, error, client.http.requests_made)
+        load.record_failure(warehouse, run, error, client.http.requests_made)
         raise
     logger.info("%d new, %d revised, %d unchanged, %d rejected",
                 written.inserted, written.updated, written.unchanged, written.rejected)

@@ -10,7 +10,7 @@ from rich.console import Console
 from flows import render
 from flows.config import Config
 from tasks import freshness
-from tasks.gaps import missing_publication_dates
+from tasks.cbr.gaps import missing_publication_dates
 from warehouse import Warehouse, reports
 from warehouse.lake import redacted
 from warehouse.status import warehouse_status
@@ -61,7 +61,7 @@ def print_freshness(console: Console, warehouse: Warehouse) -> None:
 
 def print_news(console: Console, warehouse: Warehouse) -> None:
     """Items per news source, the newest headline, and whether the last fetch worked."""
-    from tasks.news_status import news_sources
+    from tasks.news.status import news_sources
 
     sources = news_sources(warehouse)
     if not sources.num_rows:

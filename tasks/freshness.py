@@ -1,11 +1,11 @@
 """Is the warehouse up to date? Pure judgements over the CBR calendar and news cadences.
 
 Rates: CBR sets rates on a Russian working day, published at about 15:30 Moscow time and
-effective the next calendar day (`tasks.calendar`). The rate effective on date E is therefore
+effective the next calendar day (`tasks.cbr.calendar`). The rate effective on date E is therefore
 due on E - 1 at 15:30 MSK, plus a grace period that covers a late publication and the
 scheduled run that fetches it. Between those moments the previous rate is still the current
 one: Saturday's rate holds on Sunday and Monday, and 31 December's (or 30 December's) holds
-until 1-8 January are over. Days off moved by decree are not in the calendar (`tasks.calendar`):
+until 1-8 January are over. Days off moved by decree are not in the calendar (`tasks.cbr.calendar`):
 on one, the check calls rates late until CBR's next publication, a false alarm of about a day.
 
 News: each source should show something new at least once per cadence (its maximum age).
@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from schemas.checks import MOSCOW
-from tasks import calendar
+from tasks.cbr import calendar
 
 RATES_PUBLISHED_AT = dt.time(15, 30)
 """When CBR publishes the rates it set that day, Moscow time."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from schemas.errors import SourceFormatError
-from tasks.cbr_parse import parse_daily, parse_decimal, parse_directory, parse_dynamic
+from tasks.cbr.parse import parse_daily, parse_decimal, parse_directory, parse_dynamic
 
 CBR = Path(__file__).parent / "fixtures" / "cbr"
 

@@ -26,9 +26,9 @@ from werkzeug import Request, Response
 
 from schemas import CURRENCIES, FEED_STATE, NEWS, QUARANTINE, RATES
 from schemas.errors import ScoEtlError, SourceError, SourceFormatError, SourceRejectedError
-from tasks.cbr_parse import parse_daily, parse_directory, parse_dynamic
-from tasks.news import parse_document
-from tasks.news_articles import extract_article
+from tasks.cbr.parse import parse_daily, parse_directory, parse_dynamic
+from tasks.news.articles import extract_article
+from tasks.news.extract import parse_document
 from tasks.settings import MAX_BODY_BYTES
 from tests.fakes.cbr_server import Canned
 from tests.fakes.news_site import HTML, RSS, NewsSite, Page
@@ -150,10 +150,10 @@ def test_a_duplicated_element_is_a_bad_record_not_its_last_value():
 def test_a_record_refused_before_validation_is_quarantined_not_a_crash():
     import datetime as dt
 
-    from tasks.currency_set import Directory, resolve
+    from tasks.cbr.currencies import Directory, resolve
+    from tasks.cbr.extract import Fetched, parse_documents
+    from tasks.cbr.planning import DynamicRequest
     from tasks.ledger import RunInfo
-    from tasks.planning import DynamicRequest
-    from tasks.rates import Fetched, parse_documents
 
     data = (HOSTILE / "cbr" / "unknown_currency_dynamic.xml").read_bytes()
     directory = Directory({"R01375": {"cbr_id": "R01375", "char_code": "CNY", "num_code": "156",
@@ -180,7 +180,7 @@ def test_a_record_refused_before_validation_is_quarantined_not_a_crash():
     ("http://127.0.0.1:5000/feed", "http://127.0.0.1:99999/page", False),
 ])
 def test_article_pages_are_fetched_only_on_the_source_site(source, link, fetched):
-    from tasks.news_rows import same_site
+    from tasks.news.rows import same_site
 
     assert same_site(source, link) is fetched
 

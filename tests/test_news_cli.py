@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.config import resolve_news_feeds
 from schemas.errors import ConfigError
-from tasks.news_settings import DEFAULT_NEWS_FEEDS
+from tasks.news.settings import DEFAULT_NEWS_FEEDS
 from tests.fakes.news_site import HTML, NewsSite, fixture
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ import pytest
 
 from schemas import NEWS_MENTIONS
 from schemas.mentions import country_terms
-from tasks.news_mentions import compile_matchers, find_mentions, russian_forms
+from tasks.news.mentions import compile_matchers, find_mentions, russian_forms
 from tests.fakes.news_site import HTML, NewsSite, fixture
 from warehouse import Warehouse, run_query
 

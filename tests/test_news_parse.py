@@ -9,10 +9,10 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from schemas.errors import SourceFormatError
-from tasks.news import parse_document
-from tasks.news_articles import extract_article
-from tasks.news_items import normalise_document
-from tasks.news_normalise import canonical_url
+from tasks.news.articles import extract_article
+from tasks.news.extract import parse_document
+from tasks.news.fields import canonical_url
+from tasks.news.normalise import normalise_document
 from tests.fakes.news_site import FIXTURES, fixture
 
 UTC = dt.UTC

@@ -10,10 +10,10 @@ from requests.structures import CaseInsensitiveDict
 
 from schemas.news import NEWS, NEWS_REVISIONS
 from tasks.ledger import RunInfo
-from tasks.news import parse_document
-from tasks.news_articles import ARTICLE_RESULT
-from tasks.news_items import normalise_document
-from tasks.news_rows import article_links, build_rows
+from tasks.news.articles import ARTICLE_RESULT
+from tasks.news.extract import parse_document
+from tasks.news.normalise import normalise_document
+from tasks.news.rows import article_links, build_rows
 from tests.fakes.news_site import fixture
 from warehouse import Warehouse
 

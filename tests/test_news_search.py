@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tasks.news_search import snippet
+from tasks.news.search import snippet
 from tests.fakes.news_site import HTML, NewsSite, fixture
 from warehouse import Warehouse
 from warehouse.search import index_path, search

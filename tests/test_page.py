@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 
 from flows.cli_page import page_server
 from schemas import NEWS
-from tasks.page_build import build_day
+from tasks.page.build import build_day
 from tests.fakes.news_site import HTML, NewsSite, fixture
 from warehouse import Warehouse, run_query
 from warehouse.reports import board_rows

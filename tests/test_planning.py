@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from schemas.errors import ConfigError
-from tasks import calendar
-from tasks.cbr_parse import parse_dynamic
-from tasks.planning import (
+from tasks.cbr import calendar
+from tasks.cbr.parse import parse_dynamic
+from tasks.cbr.planning import (
     DailyRequest,
     DynamicRequest,
     Window,

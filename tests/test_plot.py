@@ -15,7 +15,7 @@ from flows.plot import default_start, member_currency_codes, plot_rates
 from schemas import CURRENCIES, RATES
 from schemas.errors import NoDataError
 from tasks import plot
-from tasks.board_artifact import board_for, board_markdown
+from tasks.cbr.board import board_for, board_markdown
 from warehouse import Warehouse, reports
 
 D = dt.date
@@ -123,7 +123,7 @@ def test_the_board_is_published_as_a_markdown_artifact(prefect_harness, stored):
     from prefect import flow, get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from tasks.board_artifact import ARTIFACT_KEY, publish_board
+    from tasks.cbr.board import ARTIFACT_KEY, publish_board
 
     @flow
     def rates_run() -> str:

@@ -10,7 +10,7 @@ from pytest_httpserver import HTTPServer
 
 from flows.rates import ingest_rates
 from schemas import RATES, UNPUBLISHED_DATES
-from tasks import calendar
+from tasks.cbr import calendar
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
 from warehouse import Warehouse

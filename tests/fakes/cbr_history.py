@@ -1,7 +1,7 @@
 """A synthetic but realistic CBR rate history for the SCO currencies.
 
 Every SCO currency ID CBR quotes or quoted, with its nominal and ID changes, Tuesday to
-Saturday publication with holiday gaps (the rules of `tasks.calendar`), monthly-set
+Saturday publication with holiday gaps (the rules of `tasks.cbr.calendar`), monthly-set
 currencies, pre-1998 values in old rubles; and, on the dates of the real recorded documents
 (`tests/fixtures/cbr`), exactly the values CBR published.
 """
@@ -15,8 +15,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cached_property
 from pathlib import Path
 
-from tasks import calendar
-from tasks.cbr_parse import parse_daily
+from tasks.cbr import calendar
+from tasks.cbr.parse import parse_daily
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cbr"
 FIRST = dt.date(1992, 7, 1)

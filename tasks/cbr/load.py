@@ -11,10 +11,10 @@ import pyarrow as pa
 from schemas import CURRENCIES, LOADS, QUARANTINE, RATE_REVISIONS, RATES, UNPUBLISHED_DATES
 from schemas.errors import ScoEtlError
 from schemas.table import Validated, validate
-from tasks.currency_set import CurrencySet, Directory
-from tasks.gaps import missing_publication_dates
+from tasks.cbr.currencies import CurrencySet, Directory
+from tasks.cbr.gaps import missing_publication_dates
+from tasks.cbr.planning import Window
 from tasks.ledger import RunInfo, load_row, quarantine_rows, utc_now
-from tasks.planning import Window
 from warehouse import Warehouse, Writer
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from bs4 import BeautifulSoup, Tag
 
 from schemas.errors import SourceFormatError
-from tasks.news_parse import FeedItem, ParsedDocument
+from tasks.news.feeds import FeedItem, ParsedDocument
 
 DATE_TEXT = re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{4}\s+\d{1,2}:\d{2}\b")
 WHOLE_DATE = re.compile(r"^\s*\d{1,2}\.\d{1,2}\.\d{4}\s+\d{1,2}:\d{2}\s*$")

@@ -12,7 +12,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from schemas.news import FEED_STATE
-from tasks import news, news_articles, news_fetch, news_search
+from tasks.news import articles, extract, fetch, search
 from warehouse import Warehouse
 
 
@@ -22,20 +22,20 @@ def read_feed_state(warehouse: Warehouse) -> pa.Table:
     return warehouse.read(FEED_STATE)
 
 
-fetch_sources = task(name="fetch-news-sources", cache_policy=NO_CACHE)(news_fetch.fetch_sources)
-parse_sources = task(name="parse-news-sources", cache_policy=NO_CACHE)(news.parse_sources)
-load_known = task(name="load-known-news", cache_policy=NO_CACHE)(news.load_known)
-plan_articles = task(name="plan-article-fetches", cache_policy=NO_CACHE)(news.plan_articles)
-fetch_articles = task(name="fetch-articles", cache_policy=NO_CACHE)(news_articles.fetch_articles)
-join_rows = task(name="join-news-rows", cache_policy=NO_CACHE)(news.join_rows)
-validate_news = task(name="validate-news", cache_policy=NO_CACHE)(news.validate_news)
-write_news = task(name="write-news", cache_policy=NO_CACHE)(news.write_news)
+fetch_sources = task(name="fetch-news-sources", cache_policy=NO_CACHE)(fetch.fetch_sources)
+parse_sources = task(name="parse-news-sources", cache_policy=NO_CACHE)(extract.parse_sources)
+load_known = task(name="load-known-news", cache_policy=NO_CACHE)(extract.load_known)
+plan_articles = task(name="plan-article-fetches", cache_policy=NO_CACHE)(extract.plan_articles)
+fetch_articles = task(name="fetch-articles", cache_policy=NO_CACHE)(articles.fetch_articles)
+join_rows = task(name="join-news-rows", cache_policy=NO_CACHE)(extract.join_rows)
+validate_news = task(name="validate-news", cache_policy=NO_CACHE)(extract.validate_news)
+write_news = task(name="write-news", cache_policy=NO_CACHE)(extract.write_news)
 refresh_search_index = task(name="refresh-search-index",
-                            cache_policy=NO_CACHE)(news_search.refresh_index)
+                            cache_policy=NO_CACHE)(search.refresh_index)
 
 
 @task(name="publish-news-summary", cache_policy=NO_CACHE)
-def publish_summary(rows: list[dict], written: news.NewsWritten, articles: pa.Table) -> None:
+def publish_summary(rows: list[dict], written: extract.NewsWritten, articles: pa.Table) -> None:
     """A table artifact: per source, new / updated / unchanged / rejected items and any error."""
     failed = articles.num_rows - articles["error"].null_count
     fetched = articles.num_rows - failed

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsp
 import nh3
 
 from schemas.checks import MOSCOW
-from tasks.news_settings import TRACKING_PARAMS
+from tasks.news.settings import TRACKING_PARAMS
 
 WEB_SCHEMES = ("http", "https")
 SITE_DATE = re.compile(

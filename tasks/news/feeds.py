@@ -1,7 +1,7 @@
 """Pure parsers of news documents: RSS 2.0 / Atom through feedparser, and what kind a body is.
 
 Every parser takes the raw bytes and the response headers, never a guessed text decoding,
-and returns items as the document states them; `tasks/news_items.py` normalises them.
+and returns items as the document states them; `tasks/news/normalise.py` normalises them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Pure normalisation of parsed items into candidate news rows (or quarantine rejections).
 
-A candidate holds what one document says about an item; `tasks/news_rows.py` joins it with
+A candidate holds what one document says about an item; `tasks/news/rows.py` joins it with
 what the warehouse already knows and with the article page.
 """
 
@@ -12,7 +12,8 @@ import pyarrow as pa
 
 from schemas.news import NEWS
 from schemas.table import Rejection
-from tasks.news_normalise import (
+from tasks.news.feeds import FeedItem, ParsedDocument
+from tasks.news.fields import (
     absolute_url,
     canonical_url,
     clean_html,
@@ -21,7 +22,6 @@ from tasks.news_normalise import (
     parse_published,
     plain_text,
 )
-from tasks.news_parse import FeedItem, ParsedDocument
 
 CANDIDATE_COLUMNS = (
     "item_id", "source", "guid", "url", "link", "title", "summary", "summary_html", "author",

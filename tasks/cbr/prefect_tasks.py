@@ -6,20 +6,20 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from tasks import rates, rates_store
-from tasks.planning import Window
+from tasks.cbr import extract, load
+from tasks.cbr.planning import Window
 
 fetch_directory = task(name="fetch-currency-directory", cache_policy=NO_CACHE)(
-    rates.load_directory
+    extract.load_directory
 )
-fetch_documents = task(name="fetch-cbr-documents", cache_policy=NO_CACHE)(rates.fetch_documents)
-parse_documents = task(name="parse-cbr-documents", cache_policy=NO_CACHE)(rates.parse_documents)
-validate_rates = task(name="validate-rates", cache_policy=NO_CACHE)(rates.validate_rates)
-write_rates = task(name="write-rates", cache_policy=NO_CACHE)(rates_store.write_rates)
+fetch_documents = task(name="fetch-cbr-documents", cache_policy=NO_CACHE)(extract.fetch_documents)
+parse_documents = task(name="parse-cbr-documents", cache_policy=NO_CACHE)(extract.parse_documents)
+validate_rates = task(name="validate-rates", cache_policy=NO_CACHE)(extract.validate_rates)
+write_rates = task(name="write-rates", cache_policy=NO_CACHE)(load.write_rates)
 
 
 @task(name="publish-rates-summary", cache_policy=NO_CACHE)
-def publish_summary(written: rates_store.RatesWritten, window: Window, requests: int) -> None:
+def publish_summary(written: load.RatesWritten, window: Window, requests: int) -> None:
     """A table artifact of what the run wrote, rejected and found missing."""
     missing = ", ".join(str(d) for d in written.missing_dates[:20])
     if len(written.missing_dates) > 20:

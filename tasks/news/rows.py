@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from schemas.news import NEWS, NEWS_REVISIONS
 from schemas.table import Rejection, to_arrow
 from tasks.ledger import RunInfo
-from tasks.news_items import CANDIDATE_COLUMNS, Candidates
+from tasks.news.normalise import CANDIDATE_COLUMNS, Candidates
 from warehouse.merge import LINEAGE_COLUMNS
 
 COMPARED = [c for c in NEWS.column_names if c not in LINEAGE_COLUMNS]

@@ -1,7 +1,7 @@
 """The read side of the rates work: fetch CBR documents, turn them into validated rows.
 
-Plain functions; `tasks/rates_tasks.py` wraps them as Prefect tasks, and
-`tasks/rates_store.py` writes what they produce.
+Plain functions; `tasks/cbr/prefect_tasks.py` wraps them as Prefect tasks, and
+`tasks/cbr/load.py` writes what they produce.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ import pyarrow as pa
 
 from schemas import RATES, UNPUBLISHED_DATES, to_arrow, validate
 from schemas.table import Rejection, Validated
-from tasks import calendar
-from tasks.cbr_client import CbrClient
-from tasks.cbr_parse import (
+from tasks.cbr import calendar
+from tasks.cbr.client import CbrClient
+from tasks.cbr.currencies import CurrencySet, Directory
+from tasks.cbr.parse import (
     RateRecord,
     parse_daily,
     parse_directory,
     parse_dynamic,
 )
-from tasks.currency_set import CurrencySet, Directory
+from tasks.cbr.planning import DailyRequest, Request
 from tasks.ledger import RunInfo, utc_now
-from tasks.planning import DailyRequest, Request
 
 progress_log = logging.getLogger("sco_etl.progress")
 

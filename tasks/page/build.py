@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from tasks.page import build_page
-from tasks.page_render import WrittenPage, write_page
+from tasks.page.model import build_page
+from tasks.page.render import WrittenPage, write_page
 from warehouse import Warehouse
 from warehouse.page import page_data
 

@@ -1,6 +1,6 @@
 """The news work: read fetched documents, join them with the warehouse, write one transaction.
 
-Plain functions; `tasks/news_tasks.py` wraps them as Prefect tasks. A source that fails is
+Plain functions; `tasks/news/prefect_tasks.py` wraps them as Prefect tasks. A source that fails is
 reported, not raised: the other sources go on and are written.
 """
 
@@ -18,12 +18,12 @@ from schemas.errors import SourceFormatError, ValidationFailure
 from schemas.news import FEED_STATE, NEWS, NEWS_REVISIONS
 from schemas.table import Rejection, Validated, validate
 from tasks.ledger import RunInfo, load_row, quarantine_rows, utc_now
-from tasks.news_fetch import SourceFetch, body_hash, merge_states, next_state
-from tasks.news_items import Candidates, concat, normalise_document
-from tasks.news_listing import parse_listing
-from tasks.news_mentions import compile_matchers, find_mentions, mention_changes
-from tasks.news_parse import ParsedDocument, detect_kind, parse_feed
-from tasks.news_rows import NewsBatch, article_links, build_rows, select_known
+from tasks.news.feeds import ParsedDocument, detect_kind, parse_feed
+from tasks.news.fetch import SourceFetch, body_hash, merge_states, next_state
+from tasks.news.listing import parse_listing
+from tasks.news.mentions import compile_matchers, find_mentions, mention_changes
+from tasks.news.normalise import Candidates, concat, normalise_document
+from tasks.news.rows import NewsBatch, article_links, build_rows, select_known
 from warehouse import Warehouse, Writer
 
 

@@ -19,8 +19,8 @@ from bs4 import BeautifulSoup, Tag
 
 from schemas.errors import SourceError, SourceFormatError
 from tasks.http import HttpClient
-from tasks.news_normalise import parse_published, plain_text
-from tasks.news_settings import ARTICLE_ACCEPT
+from tasks.news.fields import parse_published, plain_text
+from tasks.news.settings import ARTICLE_ACCEPT
 
 log = logging.getLogger(__name__)
 

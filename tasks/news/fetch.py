@@ -17,7 +17,7 @@ import pyarrow as pa
 from schemas.errors import SourceError
 from schemas.news import FEED_STATE
 from tasks.http import HttpClient, HttpPolicy, Response
-from tasks.news_settings import ARTICLE_ATTEMPTS, FEED_ACCEPT, FEED_ATTEMPTS, PARSER_VERSION
+from tasks.news.settings import ARTICLE_ATTEMPTS, FEED_ACCEPT, FEED_ATTEMPTS, PARSER_VERSION
 
 
 @dataclass

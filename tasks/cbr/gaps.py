@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tasks import calendar
+from tasks.cbr import calendar
 
 
 def missing_publication_dates(

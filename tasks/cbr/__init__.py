@@ -1,0 +1,1 @@
+"""CBR official rates: client, parsers, planning, calendar, extract (read), load (write)."""

@@ -1,0 +1,1 @@
+"""SCO news: fetch, parse feeds and listings, normalise, join rows, mentions, search, load."""

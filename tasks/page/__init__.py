@@ -1,0 +1,1 @@
+"""The seed page: rows shaped for templates (model), HTML (render), one day built (build)."""
