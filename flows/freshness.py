@@ -28,10 +28,10 @@ def freshness_run_name() -> str:
     return f"freshness-{now.astimezone(MOSCOW):%Y-%m-%dT%H:%M}"
 
 
-def observe(warehouse: Warehouse) -> tuple[dt.date | None, list[freshness.SourceActivity]]:
-    """The newest stored rate date and each news source's newest activity."""
+def observe(warehouse: Warehouse) -> tuple[freshness.StoredRates, list[freshness.SourceActivity]]:
+    """The stored rate dates the calendar needs and each news source's newest activity."""
     activity = [freshness.SourceActivity(**row) for row in reports.news_activity(warehouse)]
-    return reports.latest_rate_date(warehouse), activity
+    return freshness.StoredRates(**reports.stored_rates(warehouse)), activity
 
 
 def report_markdown(report: freshness.FreshnessReport) -> str:
@@ -63,8 +63,8 @@ def check_freshness(
     """Check rates against the CBR calendar and news against its cadence; fail when late."""
     warehouse = resolve(data_dir).warehouse()
     moment = now or dt.datetime.now(dt.UTC)
-    latest_rate_date, news_activity = read_state(warehouse)
-    report = judge(latest_rate_date, news_activity, moment,
+    stored_rates, news_activity = read_state(warehouse)
+    report = judge(stored_rates, news_activity, moment,
                    dt.timedelta(hours=rates_grace_hours), dt.timedelta(hours=news_max_age_hours))
     publish_report(report)
     if report.late:

@@ -51,8 +51,8 @@ def print_status(console: Console, config: Config) -> None:
 def print_freshness(console: Console, warehouse: Warehouse) -> None:
     """Rates against the CBR calendar, each news source against its cadence: fresh or late."""
     activity = [freshness.SourceActivity(**row) for row in reports.news_activity(warehouse)]
-    report = freshness.assess(reports.latest_rate_date(warehouse), activity,
-                              dt.datetime.now(dt.UTC))
+    report = freshness.assess(freshness.StoredRates(**reports.stored_rates(warehouse)),
+                              activity, dt.datetime.now(dt.UTC))
     for check in report.checks:
         colour = "red" if check.is_late else "green"
         console.print(f"freshness [{colour}]{check.subject}[/]: {check.stored()} — "

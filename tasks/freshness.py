@@ -4,9 +4,12 @@ Rates: CBR sets rates on a Russian working day, published at about 15:30 Moscow 
 effective the next calendar day (`tasks.cbr.calendar`). The rate effective on date E is therefore
 due on E - 1 at 15:30 MSK, plus a grace period that covers a late publication and the
 scheduled run that fetches it. Between those moments the previous rate is still the current
-one: Saturday's rate holds on Sunday and Monday, and 31 December's (or 30 December's) holds
-until 1-8 January are over. Days off moved by decree are not in the calendar (`tasks.cbr.calendar`):
-on one, the check calls rates late until CBR's next publication, a false alarm of about a day.
+one: Saturday's rate holds on Sunday and Monday, and the year's last rate holds until the New
+Year holidays are over. The calendar knows the days off and working Saturdays moved by decree,
+and the warehouse corrects it: a date a daily-set currency has a rate for is a publication date
+whatever the rule says, and a date CBR confirmed it set no rate on is none. Only a decree the
+installed `holidays` release does not know yet still makes the check call rates late until
+CBR's next publication.
 
 News: each source should show something new at least once per cadence (its maximum age).
 
@@ -16,7 +19,7 @@ No I/O here: the caller reads the warehouse and passes the clock in.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
 from schemas.checks import MOSCOW
@@ -67,6 +70,18 @@ class Freshness:
 
 
 @dataclass(frozen=True)
+class StoredRates:
+    """What the warehouse holds of the CBR calendar."""
+
+    latest: dt.date | None
+    """The newest effective date stored; None: nothing stored."""
+    published: frozenset[dt.date] = calendar.NO_DATES
+    """Effective dates a daily-set currency has a rate for: CBR published on them."""
+    unpublished: frozenset[dt.date] = calendar.NO_DATES
+    """Dates the rule expects on which CBR confirmed it set no rate (`unpublished_dates`)."""
+
+
+@dataclass(frozen=True)
 class SourceActivity:
     """The newest item a news source gave us: its own publication time and when we saw it."""
 
@@ -102,30 +117,43 @@ def rates_due_at(effective: dt.date, grace: dt.timedelta = DEFAULT_RATES_GRACE) 
     return published + grace
 
 
-def expected_rate_date(now: dt.datetime, grace: dt.timedelta = DEFAULT_RATES_GRACE) -> dt.date:
-    """The newest effective date whose rates should be stored by `now`."""
+def expected_rate_date(now: dt.datetime, grace: dt.timedelta = DEFAULT_RATES_GRACE,
+                       published: Set[dt.date] = calendar.NO_DATES,
+                       unpublished: Set[dt.date] = calendar.NO_DATES) -> dt.date:
+    """The newest effective date whose rates should be stored by `now`.
+
+    `published` and `unpublished` correct the calendar as in `tasks.cbr.calendar`.
+    """
+    known = (published, unpublished)
     # Tomorrow's rate is the newest that can exist (published today); step back until due.
-    candidate = calendar.latest_publication_on_or_before(_moscow_date(now) + calendar.ONE_DAY)
+    candidate = calendar.latest_publication_on_or_before(
+        _moscow_date(now) + calendar.ONE_DAY, *known)
     while rates_due_at(candidate, grace) > now:
-        candidate = calendar.latest_publication_on_or_before(candidate - calendar.ONE_DAY)
+        candidate = calendar.latest_publication_on_or_before(candidate - calendar.ONE_DAY, *known)
     return candidate
 
 
 def rates_freshness(latest: dt.date | None, now: dt.datetime,
-                    grace: dt.timedelta = DEFAULT_RATES_GRACE) -> Freshness:
+                    grace: dt.timedelta = DEFAULT_RATES_GRACE,
+                    published: Set[dt.date] = calendar.NO_DATES,
+                    unpublished: Set[dt.date] = calendar.NO_DATES) -> Freshness:
     """Whether the newest stored effective rate date is as new as the calendar says it should be.
 
     Args:
         latest: the newest effective date stored, or None for an empty warehouse.
         now: the time of the check; must be timezone-aware.
         grace: how long after 15:30 MSK publication the rates may take to arrive.
+        published: effective dates a daily-set currency has a rate for; publication dates
+            whatever the rule says.
+        unpublished: dates CBR confirmed it set no rate on; never expected.
     """
     _require_aware(now)
-    expected = expected_rate_date(now, grace)
+    expected = expected_rate_date(now, grace, published, unpublished)
     if latest is not None and latest >= expected:
         return Freshness("rates", latest, expected, None)
     # Late since the first publication after the stored one fell due.
-    first_missing = expected if latest is None else calendar.next_publication_after(latest)
+    first_missing = (expected if latest is None
+                     else calendar.next_publication_after(latest, published, unpublished))
     return Freshness("rates", latest, expected, rates_due_at(first_missing, grace))
 
 
@@ -153,12 +181,13 @@ def news_freshness(
 
 
 def assess(
-    latest_rate_date: dt.date | None, news_activity: Iterable[SourceActivity],
+    rates: StoredRates, news_activity: Iterable[SourceActivity],
     now: dt.datetime, rates_grace: dt.timedelta = DEFAULT_RATES_GRACE,
     news_max_age: dt.timedelta = DEFAULT_NEWS_MAX_AGE,
 ) -> FreshnessReport:
     """Rates and every news source, judged at `now`."""
-    checks = [rates_freshness(latest_rate_date, now, rates_grace)]
+    checks = [rates_freshness(rates.latest, now, rates_grace, rates.published,
+                              rates.unpublished)]
     checks += news_freshness(news_activity, now, news_max_age)
     return FreshnessReport(now, tuple(checks))
 

@@ -8,11 +8,12 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from schemas import RATES
+from schemas import RATES, UNPUBLISHED_DATES
 from schemas.checks import MOSCOW
 from schemas.errors import StaleDataError
 from tasks.freshness import (
     SourceActivity,
+    StoredRates,
     assess,
     expected_rate_date,
     news_freshness,
@@ -51,6 +52,16 @@ def msk(*args: int) -> dt.datetime:
     (msk(2024, 1, 9, 20), D(2023, 12, 30), D(2024, 1, 10), msk(2024, 1, 9, 19, 30)),
     # Nothing stored at all: late since the expected rate fell due.
     (msk(2025, 4, 2, 12), None, D(2025, 4, 2), msk(2025, 4, 1, 19, 30)),
+    # Saturday 27 April 2024 was a working day by decree: its rate took effect on Sunday the
+    # 28th and held through the days off (29-30 April by decree, 1 May) until 3 May.
+    (msk(2024, 4, 27, 20), D(2024, 4, 27), D(2024, 4, 28), msk(2024, 4, 27, 19, 30)),
+    (msk(2024, 5, 1, 12), D(2024, 4, 28), D(2024, 4, 28), None),
+    (msk(2024, 5, 2, 20), D(2024, 4, 28), D(2024, 5, 3), msk(2024, 5, 2, 19, 30)),
+    # New Year 2025: set on the working Saturday 28 December, in force to 9 January (30 and
+    # 31 December were days off by decree).
+    (msk(2024, 12, 31, 20), D(2024, 12, 29), D(2024, 12, 29), None),
+    (msk(2025, 1, 5, 12), D(2024, 12, 29), D(2024, 12, 29), None),
+    (msk(2025, 1, 9, 20), D(2024, 12, 29), D(2025, 1, 10), msk(2025, 1, 9, 19, 30)),
 ])
 def test_rates_freshness_follows_the_publication_calendar(now, latest, expected, late_since):
     verdict = rates_freshness(latest, now)
@@ -108,21 +119,42 @@ def test_a_per_source_cadence_overrides_the_default():
 
 def test_the_report_summary_lists_only_what_is_late():
     now = msk(2025, 4, 2, 12)
-    report = assess(D(2025, 4, 2), [SourceActivity("feed", None, now - dt.timedelta(days=3))],
-                    now)
+    report = assess(StoredRates(D(2025, 4, 2)),
+                    [SourceActivity("feed", None, now - dt.timedelta(days=3))], now)
     assert len(report.late) == 1
     assert report.summary().startswith("late data: news feed: latest item ")
     assert "rates:" not in report.summary()
-    assert assess(D(2025, 4, 2), [], now).summary() == "all 1 datasets are fresh"
+    assert assess(StoredRates(D(2025, 4, 2)), [], now).summary() == "all 1 datasets are fresh"
+
+
+def test_a_stored_date_the_rule_does_not_expect_is_a_publication():
+    # As if a decree the calendar does not know made Saturday 29 March 2025 a working day.
+    sunday = D(2025, 3, 30)
+    verdict = rates_freshness(sunday, msk(2025, 3, 31, 12), published={sunday})
+    assert (verdict.expected, verdict.late_since) == (sunday, None)
+    # Tuesday's rate, set on Monday, is still due as usual.
+    verdict = rates_freshness(sunday, msk(2025, 3, 31, 20), published={sunday})
+    assert (verdict.expected, verdict.late_since) == (D(2025, 4, 1), msk(2025, 3, 31, 19, 30))
+
+
+def test_a_date_cbr_confirmed_unpublished_is_not_expected():
+    # As if a decree the calendar does not know made Monday 31 March 2025 a day off.
+    now = msk(2025, 4, 1, 12)
+    assert rates_freshness(D(2025, 3, 29), now).late_since == msk(2025, 3, 31, 19, 30)
+    verdict = rates_freshness(D(2025, 3, 29), now, unpublished={D(2025, 4, 1)})
+    assert (verdict.expected, verdict.late_since) == (D(2025, 3, 29), None)
+    # Late again once Wednesday's rate, set on Tuesday, falls due and is not there.
+    verdict = rates_freshness(D(2025, 3, 29), msk(2025, 4, 1, 20), unpublished={D(2025, 4, 1)})
+    assert (verdict.expected, verdict.late_since) == (D(2025, 4, 2), msk(2025, 4, 1, 19, 30))
 
 
 # --- the flow, against a warehouse -----------------------------------------------------------
 
-def _store_rates(warehouse, *days: dt.date) -> None:
+def _store_rates(warehouse, *days: dt.date, frequency: str = "daily") -> None:
     loaded = dt.datetime(2025, 1, 1, tzinfo=UTC)
     rows = [{"rate_date": day, "cbr_id": "R01375", "char_code": "CNY", "num_code": "156",
              "nominal": 1, "value": Decimal("11.4927"), "unit_rate": Decimal("11.4927"),
-             "frequency": "daily", "loaded_at": loaded, "run_id": "test"} for day in days]
+             "frequency": frequency, "loaded_at": loaded, "run_id": "test"} for day in days]
     with warehouse.write() as writer:
         writer.upsert(RATES, pa.Table.from_pylist(rows, schema=RATES.arrow_schema))
 
@@ -151,6 +183,41 @@ def test_check_freshness_passes_on_a_fresh_warehouse(prefect_harness, warehouse)
     result = check_freshness(data_dir=str(warehouse.root), now=msk(2026, 1, 5, 12))
     assert result == {"rates": "rates: latest effective date 2025-12-31, expected 2025-12-31 "
                                "— fresh"}
+
+
+def test_check_freshness_passes_over_days_off_moved_by_decree(prefect_harness, warehouse):
+    from flows.freshness import check_freshness
+
+    _store_rates(warehouse, D(2024, 12, 27), D(2024, 12, 28), D(2024, 12, 29))
+    result = check_freshness(data_dir=str(warehouse.root), now=msk(2025, 1, 5, 12))
+    assert result == {"rates": "rates: latest effective date 2024-12-29, expected 2024-12-29 "
+                               "— fresh"}
+
+
+def test_check_freshness_takes_the_calendar_from_the_warehouse(prefect_harness, warehouse):
+    from flows.freshness import check_freshness
+
+    # Sunday 30 March 2025 holds a daily rate, and CBR answered a request for Tuesday 1 April
+    # with it: as if a decree made Saturday a working day and Monday a day off.
+    _store_rates(warehouse, D(2025, 3, 28), D(2025, 3, 29), D(2025, 3, 30))
+    unpublished = {"rate_date": D(2025, 4, 1), "in_force_date": D(2025, 3, 30),
+                   "checked_at": dt.datetime(2025, 4, 1, 8, tzinfo=UTC), "run_id": "test"}
+    with warehouse.write() as writer:
+        writer.append(UNPUBLISHED_DATES, pa.Table.from_pylist(
+            [unpublished], schema=UNPUBLISHED_DATES.arrow_schema))
+    result = check_freshness(data_dir=str(warehouse.root), now=msk(2025, 4, 1, 12))
+    assert result == {"rates": "rates: latest effective date 2025-03-30, expected 2025-03-30 "
+                               "— fresh"}
+
+
+def test_only_daily_set_currencies_show_the_calendar(warehouse):
+    from warehouse.reports import stored_rates
+
+    _store_rates(warehouse, D(2025, 3, 29))
+    _store_rates(warehouse, D(2025, 3, 30), frequency="monthly")
+    assert stored_rates(warehouse) == {"latest": D(2025, 3, 30),
+                                       "published": frozenset({D(2025, 3, 29)}),
+                                       "unpublished": frozenset()}
 
 
 def test_check_freshness_names_a_silent_news_source(prefect_harness, warehouse):

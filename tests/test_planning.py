@@ -76,7 +76,9 @@ def test_calendar_matches_the_recorded_january_2025_document():
     [(dt.date(2025, 4, 6), dt.date(2025, 4, 5)),   # Sunday: Saturday's rate
      (dt.date(2025, 4, 7), dt.date(2025, 4, 5)),   # Monday: still Saturday's
      (dt.date(2025, 4, 8), dt.date(2025, 4, 8)),
-     (dt.date(2025, 1, 9), dt.date(2024, 12, 31)),  # the New Year holidays
+     # The New Year holidays: CBR set their rates on Saturday 28 December 2024, a working day
+     # by decree (30-31 December were days off), in force from 29 December to 9 January.
+     (dt.date(2025, 1, 9), dt.date(2024, 12, 29)),
      (dt.date(2025, 5, 2), dt.date(2025, 5, 1))],  # 1 May: no rate set, none effective 2 May
 )
 def test_rate_in_force(day, in_force):

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pyarrow as pa
 
-from schemas import NEWS, RATES
+from schemas import NEWS, RATES, UNPUBLISHED_DATES
 from warehouse.query import run_query
-from warehouse.store import Warehouse
+from warehouse.store import Warehouse, distinct_values
 
 # Calendar-filled, so every series has a value on the first day (the index base) even when
 # that day is a Sunday or a monthly-set currency was published weeks before. `unit_rate_rub`
@@ -27,6 +27,11 @@ ORDER BY char_code, as_of_date
 BOARD = """
 SELECT country, status, char_code, currency, nominal, value, rate_date
 FROM board(?::DATE)
+"""
+
+# A monthly-set currency's dates say little about CBR's daily calendar; daily-set ones do.
+PUBLISHED_DATES = f"""
+SELECT DISTINCT rate_date FROM "{RATES.name}" WHERE frequency = 'daily' ORDER BY 1
 """
 
 NEWS_ACTIVITY = f"""
@@ -53,6 +58,19 @@ def board_rows(warehouse: Warehouse, day: dt.date, known_at: str | None = None) 
 def latest_rate_date(warehouse: Warehouse) -> dt.date | None:
     """The newest effective date stored, or None for an empty warehouse."""
     return warehouse.latest(RATES, "rate_date")
+
+
+def stored_rates(warehouse: Warehouse) -> dict:
+    """What the rates freshness check needs, from one snapshot.
+
+    Returns `latest`, the newest effective date (None when empty); `published`, the dates a
+    daily-set currency has a rate for; `unpublished`, the dates CBR confirmed it set no rate on.
+    """
+    with warehouse.reader() as connection:
+        latest = connection.execute(f'SELECT max(rate_date) FROM "{RATES.name}"').fetchone()[0]
+        published = frozenset(day for (day,) in connection.execute(PUBLISHED_DATES).fetchall())
+        unpublished = frozenset(distinct_values(connection, UNPUBLISHED_DATES, "rate_date"))
+    return {"latest": latest, "published": published, "unpublished": unpublished}
 
 
 def news_activity(warehouse: Warehouse) -> list[dict]:

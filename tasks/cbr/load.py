@@ -94,7 +94,11 @@ def latest_rate_date(warehouse: Warehouse) -> dt.date | None:
 
 
 def find_gaps(warehouse: Warehouse, before: dt.date, limit: int) -> list[dt.date]:
-    """The latest `limit` missing publication dates before `before`, for a catch-up to heal."""
+    """The latest `limit` missing publication dates before `before`, for a catch-up to heal.
+
+    A stored date is never one, whatever the calendar says; neither is a date CBR confirmed it
+    set no rate on (`unpublished_dates`).
+    """
     present = set(warehouse.distinct(RATES, "rate_date"))
     if not present:
         return []
