@@ -38,7 +38,7 @@ from tasks.page.build import build_day
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
 from tests.fakes.news_site import HTML, NewsSite, fixture
-from tests.test_page import CHROMIUM, CHROMIUM_ARGS, DAYS
+from tests.flows.test_page import CHROMIUM, CHROMIUM_ARGS, DAYS
 from warehouse import Warehouse
 from warehouse.search import rebuild_index, search
 

@@ -6,7 +6,7 @@ set -e
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
-# Debian's Chromium for the page tests (tests/test_page.py drives it with Playwright; its own
+# Debian's Chromium for the page tests (tests/flows/test_page.py drives it with Playwright; its own
 # browser download is not reachable from the build machines).
 if [ ! -x /usr/bin/chromium ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

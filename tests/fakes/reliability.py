@@ -4,7 +4,7 @@
 compared by content; `leftovers` finds what an interrupted write could leave behind; the
 `reliability` fixture records one line per scenario, with the test's outcome, into
 `.pytest_cache/reliability/` (or `SCO_ETL_RELIABILITY_RESULTS`), which
-`tests/reliability_report.py` renders.
+`tests/reliability/reliability_report.py` renders.
 """
 
 from __future__ import annotations

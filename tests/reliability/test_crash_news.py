@@ -25,7 +25,7 @@ from tests.fakes.reliability import (
     partial_files,
     snapshot,
 )
-from tests.test_crash_rates import describe
+from tests.reliability.test_crash_rates import describe
 from warehouse import Warehouse
 from warehouse.maintenance import maintain
 

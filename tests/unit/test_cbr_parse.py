@@ -9,7 +9,7 @@ import pytest
 from schemas.errors import SourceFormatError
 from tasks.cbr.parse import parse_daily, parse_decimal, parse_directory, parse_dynamic
 
-CBR = Path(__file__).parent / "fixtures" / "cbr"
+CBR = Path(__file__).parents[1] / "fixtures" / "cbr"
 
 
 def load(name: str) -> bytes:

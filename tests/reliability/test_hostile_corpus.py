@@ -41,7 +41,7 @@ from tests.fakes.reliability import (
 )
 from warehouse import Warehouse
 
-HOSTILE = Path(__file__).parent / "hostile"
+HOSTILE = Path(__file__).parents[1] / "hostile"
 DOCUMENTS = json.loads((HOSTILE / "manifest.json").read_text(encoding="utf-8"))["documents"]
 CBR_DOCUMENTS = [d for d in DOCUMENTS if d["target"].startswith("cbr_")]
 NEWS_DOCUMENTS = [d for d in DOCUMENTS if d["target"].startswith("news_")]

@@ -12,7 +12,7 @@ import pytest
 from flows import deployments
 from flows.serve import ServeError, serve, server_environment, server_port
 from schemas.errors import ConfigError
-from tests.test_schedule_support import cron_at, minutes_ahead
+from tests.deploy.schedule_support import cron_at, minutes_ahead
 
 UTC = ZoneInfo("UTC")
 

@@ -65,7 +65,7 @@ def test_backfill_window_is_clipped_to_the_series():
 
 
 def test_calendar_matches_the_recorded_january_2025_document():
-    recorded = parse_dynamic((Path(__file__).parent / "fixtures" / "cbr" /
+    recorded = parse_dynamic((Path(__file__).parents[1] / "fixtures" / "cbr" /
                               "XML_dynamic_R01235_2025-01-01_2025-01-20.xml").read_bytes())
     expected = list(calendar.publication_dates(dt.date(2025, 1, 1), dt.date(2025, 1, 18)))
     assert expected == [r.rate_date for r in recorded.records]

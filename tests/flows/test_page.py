@@ -68,7 +68,7 @@ def lake(tmp_path_factory, cbr_service, prefect_harness) -> Warehouse:
 
 def add_script_headline(warehouse: Warehouse) -> None:
     """A headline with a live `<script>` in it, written past validation: ingestion strips tags
-    from titles (tests/test_news_normalise.py), but the page must not count on it."""
+    from titles (tests/unit/test_news_normalise.py), but the page must not count on it."""
     (row,) = warehouse.read(NEWS, where="guid = 'infoshos-en-21391'").to_pylist()
     row.update(item_id="f" * 32, guid="script-test", url="https://infoshos.ru/en/?idn=1",
                link="https://infoshos.ru/en/?idn=1", title=SCRIPT_TITLE, summary=SCRIPT_TITLE,
@@ -286,7 +286,7 @@ def test_page_command_writes_the_day_and_a_rebuild_replaces_it(lake, tmp_path):
 
 
 def test_readme_example_headlines_in_the_week_the_currency_moved_most(lake):
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     sql = readme.split("### Headlines about a country in the week")[1].split("```sql")[1]
     sql = sql.split("```")[0]
     weeks = run_query(lake, "SELECT date_trunc('week', r.rate_date) AS week, "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 # Bytecode for the subprocesses, kept outside the work tree: this machine sets
 # PYTHONDONTWRITEBYTECODE, and every `prefect` subprocess would otherwise compile Prefect from

@@ -26,8 +26,7 @@ from flows import deployments
 from flows.serve import LocalServer, free_port
 from schemas import RATES
 from schemas.checks import MOSCOW
-from tests.fakes.cbr_server import FakeCbr
-from tests.test_schedule_support import (
+from tests.deploy.schedule_support import (
     BIN,
     ROOT,
     cron_at,
@@ -39,6 +38,7 @@ from tests.test_schedule_support import (
     still_running,
     subprocess_env,
 )
+from tests.fakes.cbr_server import FakeCbr
 from warehouse import Warehouse
 
 POOL = "sco-etl"
