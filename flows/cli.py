@@ -68,11 +68,11 @@ class _ProgressHandler(logging.Handler):
                 f"{self.DESCRIPTION} (retrying: {cause}, attempt {attempt + 1}/{attempts})")
             self.progress.refresh()
             return
-        done, total = getattr(record, "progress", (None, None))
-        if total is None:
-            return
-        self.progress.update(self._task(total), completed=done, total=total,
-                             description=self.DESCRIPTION)
+        total = getattr(record, "planned", None)
+        if total is not None:  # the run's plan: how many documents it will fetch
+            self.progress.update(self._task(total), total=total)
+        elif getattr(record, "progress", None):  # parallel fetches: one more document each
+            self.progress.update(self._task(None).id, advance=record.progress)
 
     def _task(self, total: int | None):
         if self.task_id is None:

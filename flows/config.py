@@ -10,6 +10,8 @@ from pathlib import Path
 from schemas.errors import ConfigError
 from schemas.reference import default_sco_currency_codes
 from tasks import settings
+from tasks.cbr import settings as cbr_settings
+from tasks.cbr.client import CbrSource
 from tasks.http import HttpPolicy
 from warehouse import LakeSettings, S3Settings, Warehouse
 from warehouse.lake import CATALOG_FILE, DATA_DIR, parse_catalog
@@ -33,6 +35,10 @@ class Config:
     def warehouse(self) -> Warehouse:
         return Warehouse(self.data_dir, self.lock_timeout, self.lake)
 
+    @property
+    def cbr(self) -> CbrSource:
+        return CbrSource(self.cbr_url, self.http)
+
 
 def resolve(
     data_dir: str | None = None, cbr_url: str | None = None,
@@ -54,7 +60,7 @@ def resolve(
     bad = [c for c in codes if not ISO_ALPHA.fullmatch(c)]
     if bad:
         raise ConfigError(f"not ISO 4217 alpha codes: {', '.join(bad)} (expected e.g. CNY,KZT)")
-    url = cbr_url or os.environ.get("SCO_ETL_CBR_URL") or settings.CBR_URL
+    url = cbr_url or os.environ.get("SCO_ETL_CBR_URL") or cbr_settings.CBR_URL
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"SCO_ETL_CBR_URL must be an http(s) URL, not {url!r}")
     root = resolve_data_dir(data_dir)

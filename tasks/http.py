@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import requests
+import tenacity
 
 from schemas.errors import SourceRejectedError, TransientSourceError
 from tasks import settings
@@ -27,6 +28,20 @@ TRANSIENT_EXCEPTIONS = (
     requests.exceptions.ChunkedEncodingError,  # includes a body shorter than Content-Length
     requests.exceptions.ContentDecodingError,
 )
+
+
+def deal(items: list, parts: int) -> list[list]:
+    """`items` dealt into at most `parts` similar shares, none empty: one per parallel fetch.
+
+    Each share's client is then built with `share=len(shares)`, so that the fetches running
+    at once keep the source's rate together.
+    """
+    shares = [items[i::max(1, parts)] for i in range(max(1, parts))]
+    return [share for share in shares if share]
+
+
+def _worth_retrying(error: BaseException) -> bool:
+    return isinstance(error, TransientSourceError) and not error.final
 
 
 def network_cause(error: requests.RequestException) -> str:
@@ -96,36 +111,51 @@ class HttpClient:
             TransientSourceError: still failing after every attempt.
             SourceRejectedError: a permanent refusal (4xx, redirect loop, body too large).
         """
-        last: TransientSourceError | None = None
-        for attempt in range(1, self.policy.attempts + 1):
-            try:
-                response = self._get_once(url, params, headers)
-            except TransientSourceError as e:
-                last = e
-                delay = self._backoff(attempt)
-            else:
-                if response.status in ok:
-                    return response
-                failure = self._classify(response)
-                if isinstance(failure, SourceRejectedError):
-                    raise failure
-                last = failure
-                delay = self._retry_after(response) or self._backoff(attempt)
-                if delay > self.policy.max_retry_after:
-                    raise TransientSourceError(
-                        f"{response.url} asked us to wait {delay:.0f} s (429 Retry-After); "
-                        "giving up for now, the next scheduled run will try again",
-                        url=response.url, cause=f"HTTP 429, asked us to wait {delay:.0f} s",
-                    )
-            if attempt < self.policy.attempts:
-                # `retry` lets the CLI show the retries on its progress line, not as log lines.
-                log.warning("%s (attempt %d/%d); retrying in %.1f s",
-                            last, attempt, self.policy.attempts, delay,
-                            extra={"retry": (last.cause, attempt, self.policy.attempts)})
-                time.sleep(delay)
-        assert last is not None
-        raise TransientSourceError(f"{last} — gave up after {self.policy.attempts} attempts",
-                                   url=last.url, cause=last.cause)
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(_worth_retrying),
+            stop=tenacity.stop_after_attempt(self.policy.attempts),
+            wait=self._wait, before_sleep=self._log_retry, reraise=True,
+        )
+        try:
+            return retrying(self._get_ok, url, params, headers, ok)
+        except TransientSourceError as last:
+            if last.final:
+                raise
+            raise TransientSourceError(
+                f"{last} — gave up after {self.policy.attempts} attempts",
+                url=last.url, cause=last.cause) from last
+
+    def _get_ok(self, url: str, params, headers, ok: tuple[int, ...]) -> Response:
+        response = self._get_once(url, params, headers)
+        if response.status in ok:
+            return response
+        failure = self._classify(response)
+        delay = self._retry_after(response)
+        if isinstance(failure, TransientSourceError) and delay is not None:
+            if delay > self.policy.max_retry_after:
+                raise TransientSourceError(
+                    f"{response.url} asked us to wait {delay:.0f} s (429 Retry-After); "
+                    "giving up for now, the next scheduled run will try again",
+                    url=response.url, cause=f"HTTP 429, asked us to wait {delay:.0f} s",
+                    final=True,
+                )
+            failure.retry_after = delay
+        raise failure
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception()
+        if error.retry_after is not None:
+            return error.retry_after
+        # Exponential with jitter, so parallel clients do not retry in step.
+        return self.policy.backoff * 2 ** (state.attempt_number - 1) * (
+            0.5 + random.random() / 2)
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception()
+        # `retry` lets the CLI show the retries on its progress line, not as log lines.
+        log.warning("%s (attempt %d/%d); retrying in %.1f s", error, state.attempt_number,
+                    self.policy.attempts, state.upcoming_sleep,
+                    extra={"retry": (error.cause, state.attempt_number, self.policy.attempts)})
 
     def _get_once(self, url: str, params, headers) -> Response:
         self._wait_for_slot()
@@ -163,10 +193,6 @@ class HttpClient:
             self.requests_made += 1
         if slot > now:
             time.sleep(slot - now)
-
-    def _backoff(self, attempt: int) -> float:
-        # Exponential with jitter, so parallel clients do not retry in step.
-        return self.policy.backoff * 2 ** (attempt - 1) * (0.5 + random.random() / 2)
 
     @staticmethod
     def _classify(response: Response) -> TransientSourceError | SourceRejectedError:

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urljoin
 
-from tasks.http import HttpClient
-from tasks.settings import CBR_DATE_FORMAT
+from tasks.cbr.settings import CBR_DATE_FORMAT
+from tasks.http import HttpClient, HttpPolicy
+
+
+@dataclass(frozen=True)
+class CbrSource:
+    """Where the CBR service is and how to talk to it: all a task needs to make its own client."""
+
+    url: str
+    http: HttpPolicy
+
+    def client(self, share: int = 1) -> CbrClient:
+        """A new client, paced so that `share` of them running at once keep the policy's rate."""
+        policy = replace(self.http, min_interval=self.http.min_interval * max(1, share))
+        return CbrClient(self.url, HttpClient(policy))
 
 
 @dataclass

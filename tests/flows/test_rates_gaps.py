@@ -14,7 +14,7 @@ from flows.rates import ingest_rates
 from schemas import RATES, UNPUBLISHED_DATES
 from tasks.cbr import calendar
 from tasks.cbr.gaps import missing_publication_dates
-from tasks.cbr.load import find_gaps
+from tasks.cbr.run_plan import find_gaps
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
 from warehouse import Warehouse

@@ -151,7 +151,7 @@ def test_a_record_refused_before_validation_is_quarantined_not_a_crash():
     import datetime as dt
 
     from tasks.cbr.currencies import Directory, resolve
-    from tasks.cbr.extract import Fetched, parse_documents
+    from tasks.cbr.extract import parse_documents
     from tasks.cbr.planning import DynamicRequest
     from tasks.ledger import RunInfo
 
@@ -159,7 +159,7 @@ def test_a_record_refused_before_validation_is_quarantined_not_a_crash():
     directory = Directory({"R01375": {"cbr_id": "R01375", "char_code": "CNY", "num_code": "156",
                                       "frequency": "daily"}})
     request = DynamicRequest("R01375", dt.date(2025, 3, 25), dt.date(2025, 4, 3))
-    batch = parse_documents([Fetched(request, data)], directory, resolve(directory, ["CNY"]),
+    batch = parse_documents([(request, data)], directory, resolve(directory, ["CNY"]),
                             RunInfo("run", "ingest-rates", {}))
     assert batch.rows.num_rows == 2
     (rejected,) = batch.rejected
