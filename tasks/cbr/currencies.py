@@ -9,7 +9,7 @@ import pyarrow as pa
 from schemas import CURRENCIES
 from schemas.errors import ConfigError
 from schemas.reference import currency_lineage
-from tasks.cbr.parse import DirectoryEntry, RateRecord
+from tasks.cbr.records import DirectoryEntry, RateRecord
 
 
 @dataclass

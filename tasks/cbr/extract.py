@@ -19,8 +19,9 @@ from schemas.table import Rejection, Validated
 from tasks.cbr import calendar
 from tasks.cbr.client import CbrClient, CbrSource
 from tasks.cbr.currencies import CurrencySet, Directory
-from tasks.cbr.parse import RateRecord, parse_daily, parse_dynamic
+from tasks.cbr.parse import parse_daily, parse_dynamic
 from tasks.cbr.planning import DailyRequest, Request
+from tasks.cbr.records import RateRecord
 from tasks.ledger import RunInfo, utc_now
 
 progress_log = logging.getLogger("sco_etl.progress")
