@@ -75,6 +75,10 @@ class HttpPolicy:
     min_interval: float = settings.MIN_REQUEST_INTERVAL
     max_bytes: int = settings.MAX_BODY_BYTES
     max_redirects: int = settings.MAX_REDIRECTS
+    budget: float | None = None
+    """Seconds one client may spend in all, retries and waits included: the timeout of the
+    task that builds it. Enforced here, between socket reads, because a Prefect timeout
+    cannot interrupt a task running in a worker thread."""
 
 
 @dataclass
@@ -100,6 +104,8 @@ class HttpClient:
         self._session.max_redirects = self.policy.max_redirects
         self._lock = threading.Lock()
         self._next_slot = 0.0
+        self._deadline = (time.monotonic() + self.policy.budget
+                          if self.policy.budget is not None else None)
 
     def get(
         self, url: str, params: Mapping[str, str] | None = None,
@@ -158,11 +164,12 @@ class HttpClient:
                     extra={"retry": (error.cause, state.attempt_number, self.policy.attempts)})
 
     def _get_once(self, url: str, params, headers) -> Response:
+        timeout = (self._bounded(self.policy.connect_timeout, url),
+                   self._bounded(self.policy.read_timeout, url))
         self._wait_for_slot()
         try:
             with self._session.get(
-                url, params=params, headers=headers, stream=True,
-                timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                url, params=params, headers=headers, stream=True, timeout=timeout,
             ) as raw:
                 body = self._read_limited(raw)
                 return Response(raw.url, raw.status_code, raw.headers, body)
@@ -173,9 +180,22 @@ class HttpClient:
             raise TransientSourceError(f"{url}: {type(e).__name__}: {e}",
                                        url=url, cause=network_cause(e)) from e
 
+    def _bounded(self, timeout: float, url: str) -> float:
+        """`timeout`, cut to what is left of the budget; past it, the work stops here."""
+        if self._deadline is None:
+            return timeout
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TransientSourceError(
+                f"{url}: still fetching after {self.policy.budget:g} s, the time this "
+                "step may take; the next run will try again",
+                url=url, cause=f"took longer than {self.policy.budget:g} s", final=True)
+        return min(timeout, left)
+
     def _read_limited(self, raw: requests.Response) -> bytes:
         chunks, size = [], 0
         for chunk in raw.iter_content(64 * 1024):
+            self._bounded(self.policy.read_timeout, raw.url)
             size += len(chunk)
             if size > self.policy.max_bytes:
                 raise SourceRejectedError(

@@ -17,9 +17,11 @@ class CbrSource:
     url: str
     http: HttpPolicy
 
-    def client(self, share: int = 1) -> CbrClient:
-        """A new client, paced so that `share` of them running at once keep the policy's rate."""
-        policy = replace(self.http, min_interval=self.http.min_interval * max(1, share))
+    def client(self, share: int = 1, budget: float | None = None) -> CbrClient:
+        """A new client, paced so that `share` of them running at once keep the policy's rate,
+        that gives up once it has spent `budget` seconds (the timeout of its task)."""
+        policy = replace(self.http, min_interval=self.http.min_interval * max(1, share),
+                         budget=budget)
         return CbrClient(self.url, HttpClient(policy))
 
 

@@ -22,6 +22,7 @@ from tasks.cbr.currencies import CurrencySet, Directory
 from tasks.cbr.parse import parse_daily, parse_dynamic
 from tasks.cbr.planning import DailyRequest, Request
 from tasks.cbr.records import RateRecord
+from tasks.cbr.settings import FETCH_TIMEOUT
 from tasks.ledger import RunInfo, utc_now
 
 progress_log = logging.getLogger("sco_etl.progress")
@@ -66,7 +67,7 @@ def fetch_rates(
         SourceError: a document could not be fetched; nothing is written.
         SourceFormatError: a document is not what was asked for; nothing is written.
     """
-    client = source.client(share)
+    client = source.client(share, budget=FETCH_TIMEOUT)
     try:
         batch = parse_documents(_fetched(client, requests), directory, currency_set, run)
     except Exception as error:

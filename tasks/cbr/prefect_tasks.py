@@ -1,8 +1,10 @@
-"""Prefect task wrappers of the rates work: names, timeouts, no caching of live data.
+"""Prefect task wrappers of the rates work: names, no caching of live data.
 
-Retries live in the HTTP seam (`tasks.http`), per request: retrying a whole task would ask
-CBR again for documents it already gave. Every input is a plain value (settings, dates,
-Arrow tables), so a task can run on a Dask worker as well as in the flow's process.
+Retries and timeouts live in the HTTP seam (`tasks.http`): retries per request, since
+retrying a whole task would ask CBR again for documents it already gave; timeouts as each
+client's budget, since a Prefect timeout cannot interrupt a task in a worker thread.
+Every input is a plain value (settings, dates, Arrow tables), so a task can run on a Dask
+worker as well as in the flow's process.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from tasks.cbr import extract, load, run_plan, summary
-from tasks.cbr.settings import DIRECTORY_TIMEOUT, FETCH_TIMEOUT
 
-plan_rates = task(name="plan-rates", cache_policy=NO_CACHE,
-                  timeout_seconds=DIRECTORY_TIMEOUT)(run_plan.plan_rates)
-fetch_rates = task(name="fetch-cbr-documents", cache_policy=NO_CACHE,
-                   timeout_seconds=FETCH_TIMEOUT)(extract.fetch_rates)
+# Timeouts: each network task's client gives up after its budget (`DIRECTORY_TIMEOUT`,
+# `FETCH_TIMEOUT`), enforced in the HTTP seam between socket reads.
+plan_rates = task(name="plan-rates", cache_policy=NO_CACHE)(run_plan.plan_rates)
+fetch_rates = task(name="fetch-cbr-documents", cache_policy=NO_CACHE)(extract.fetch_rates)
 validate_rates = task(name="validate-rates", cache_policy=NO_CACHE)(extract.validate_rates)
 write_rates = task(name="write-rates", cache_policy=NO_CACHE)(load.write_rates)
 

@@ -19,6 +19,7 @@ from tasks.cbr.currencies import CurrencySet, Directory, resolve
 from tasks.cbr.gaps import missing_publication_dates
 from tasks.cbr.parse import parse_directory
 from tasks.cbr.planning import Request, Window, plan_requests, plan_window
+from tasks.cbr.settings import DIRECTORY_TIMEOUT
 from warehouse import Warehouse
 from warehouse.reports import latest_rate_date
 
@@ -47,7 +48,7 @@ def plan_rates(
     backfill = start is not None or end is not None
     window = plan_window(latest_rate_date(warehouse), start, end, tomorrow)
     stored = warehouse.read(CURRENCIES)
-    client = source.client()
+    client = source.client(budget=DIRECTORY_TIMEOUT)
     # A backfill (or a first run) refreshes the directory; a catch-up uses the stored one.
     directory = load_directory(client, stored, refresh=backfill or not stored.num_rows)
     currency_set = resolve(directory, currencies)

@@ -17,7 +17,14 @@ import pyarrow as pa
 from schemas.errors import SourceError
 from schemas.news import FEED_STATE
 from tasks.http import HttpClient, HttpPolicy, Response
-from tasks.news.settings import ARTICLE_ATTEMPTS, FEED_ACCEPT, FEED_ATTEMPTS, PARSER_VERSION
+from tasks.news.settings import (
+    ARTICLE_ATTEMPTS,
+    ARTICLES_TIMEOUT,
+    FEED_ACCEPT,
+    FEED_ATTEMPTS,
+    PARSER_VERSION,
+    SOURCES_TIMEOUT,
+)
 
 
 @dataclass
@@ -43,7 +50,7 @@ class SourceFetches:
 
 def feed_client(policy: HttpPolicy) -> HttpClient:
     """The HTTP seam for feeds and listing pages, with the run's politeness settings."""
-    return HttpClient(replace(policy, attempts=FEED_ATTEMPTS))
+    return HttpClient(replace(policy, attempts=FEED_ATTEMPTS, budget=SOURCES_TIMEOUT))
 
 
 def article_client(policy: HttpPolicy, share: int = 1) -> HttpClient:
@@ -51,7 +58,7 @@ def article_client(policy: HttpPolicy, share: int = 1) -> HttpClient:
 
     `share` clients fetching at once each pace themselves to keep the policy's rate together.
     """
-    return HttpClient(replace(policy, attempts=ARTICLE_ATTEMPTS,
+    return HttpClient(replace(policy, attempts=ARTICLE_ATTEMPTS, budget=ARTICLES_TIMEOUT,
                               min_interval=policy.min_interval * max(1, share)))
 
 

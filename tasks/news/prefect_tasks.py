@@ -1,8 +1,9 @@
-"""Prefect task wrappers of the news work: names, timeouts, no caching of live data.
+"""Prefect task wrappers of the news work: names, no caching of live data.
 
 Big data travels between tasks as Arrow tables, never as lists of dicts, which Prefect would
 walk item by item. Every input is a plain value (settings, URLs, Arrow tables), so a task can
-run on a Dask worker as well as in the flow's process. Retries live in the HTTP seam.
+run on a Dask worker as well as in the flow's process. Retries and timeouts (each client's
+budget) live in the HTTP seam.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas.news import FEED_STATE
 from tasks.news import articles, extract, fetch, search
-from tasks.news.settings import ARTICLES_TIMEOUT, SOURCES_TIMEOUT
 from warehouse import Warehouse
 
 
@@ -24,13 +24,13 @@ def read_feed_state(warehouse: Warehouse) -> pa.Table:
     return warehouse.read(FEED_STATE)
 
 
-fetch_sources = task(name="fetch-news-sources", cache_policy=NO_CACHE,
-                     timeout_seconds=SOURCES_TIMEOUT)(fetch.fetch_sources)
+# Timeouts: each network task's client gives up after its budget (`SOURCES_TIMEOUT`,
+# `ARTICLES_TIMEOUT`), enforced in the HTTP seam between socket reads.
+fetch_sources = task(name="fetch-news-sources", cache_policy=NO_CACHE)(fetch.fetch_sources)
 parse_sources = task(name="parse-news-sources", cache_policy=NO_CACHE)(extract.parse_sources)
 load_known = task(name="load-known-news", cache_policy=NO_CACHE)(extract.load_known)
 plan_articles = task(name="plan-article-fetches", cache_policy=NO_CACHE)(extract.plan_articles)
-fetch_articles = task(name="fetch-articles", cache_policy=NO_CACHE,
-                      timeout_seconds=ARTICLES_TIMEOUT)(articles.fetch_articles)
+fetch_articles = task(name="fetch-articles", cache_policy=NO_CACHE)(articles.fetch_articles)
 join_rows = task(name="join-news-rows", cache_policy=NO_CACHE)(extract.join_rows)
 validate_news = task(name="validate-news", cache_policy=NO_CACHE)(extract.validate_news)
 write_news = task(name="write-news", cache_policy=NO_CACHE)(extract.write_news)
