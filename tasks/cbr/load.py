@@ -16,6 +16,7 @@ from tasks.cbr.gaps import missing_publication_dates
 from tasks.cbr.planning import Window
 from tasks.ledger import RunInfo, load_row, quarantine_rows, utc_now
 from warehouse import Warehouse, Writer
+from warehouse.reports import latest_rate_date as latest_rate_date  # flows.rates reads it here
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +88,6 @@ def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,
                               message=f"{run.flow} {run.run_id} failed")
     except (ScoEtlError, OSError) as ledger_error:
         log.warning("could not record the failed run in the loads ledger: %s", ledger_error)
-
-
-def latest_rate_date(warehouse: Warehouse) -> dt.date | None:
-    return warehouse.latest(RATES, "rate_date")
 
 
 def find_gaps(warehouse: Warehouse, before: dt.date, limit: int) -> list[dt.date]:
