@@ -137,7 +137,7 @@ def board(date: DateOption = None, known_at: KnownAtOption = None) -> None:
     console.print(render.rich_table(
         rows, title=f"SCO currencies / ruble as of {day}{known} — official rate of the Bank "
                     "of Russia",
-        headers=render.BOARD_HEADERS,
+        headers=reports.BOARD_HEADERS,
     ))
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from schemas.checks import iso_alpha_codes
 from schemas.errors import ConfigError
 from schemas.reference import default_sco_currency_codes
 from tasks import settings
@@ -18,7 +18,6 @@ from warehouse.lake import CATALOG_FILE, DATA_DIR, parse_catalog
 
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_LOCK_TIMEOUT = 60.0
-ISO_ALPHA = re.compile(r"[A-Z]{3}")
 
 
 @dataclass(frozen=True)
@@ -55,11 +54,8 @@ def resolve(
         min_interval=_seconds("SCO_ETL_REQUEST_INTERVAL", settings.MIN_REQUEST_INTERVAL),
         read_timeout=_seconds("SCO_ETL_HTTP_TIMEOUT", settings.READ_TIMEOUT),
     )
-    codes = [c.strip().upper() for c in codes if c.strip()]
     # Checked here, before any request or write: a code reaches CBR queries and the ledger.
-    bad = [c for c in codes if not ISO_ALPHA.fullmatch(c)]
-    if bad:
-        raise ConfigError(f"not ISO 4217 alpha codes: {', '.join(bad)} (expected e.g. CNY,KZT)")
+    codes = iso_alpha_codes(codes)
     url = cbr_url or os.environ.get("SCO_ETL_CBR_URL") or cbr_settings.CBR_URL
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"SCO_ETL_CBR_URL must be an http(s) URL, not {url!r}")

@@ -181,7 +181,7 @@ def serve(
 
     Args:
         data_dir: the data directory; the embedded server keeps its database under it.
-        names: deployments to serve (default: all whose flow module exists).
+        names: deployments to serve (default: all).
         cron, interval, timezone: replace the schedules of the served deployments.
         limit: flow runs at once.
         prefect_file: where the deployments are declared.
@@ -194,7 +194,7 @@ def serve(
         api_url = configured_api_url()
         if api_url:
             echo(f"serving against the Prefect API at {api_url}")
-            _run(_deployments(specs, echo), limit, echo)
+            _run(_deployments(specs), limit, echo)
         else:
             _serve_with_own_server(data_dir / "prefect", specs, limit, echo)
     echo("stopped")
@@ -213,7 +213,7 @@ def _serve_with_own_server(home: Path, specs: list[deployments.DeploymentSpec], 
     # The server is the slow part: it boots while the flows are imported.
     server.launch()
     try:
-        served = _deployments(specs, echo)
+        served = _deployments(specs)
         server.wait_until_ready()
         echo(f"Prefect UI: {server.url}   (API {server.api_url}; log {server.log})")
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
@@ -222,13 +222,10 @@ def _serve_with_own_server(home: Path, specs: list[deployments.DeploymentSpec], 
         server.stop()
 
 
-def _deployments(specs: list[deployments.DeploymentSpec], echo: Callable[[str], None]) -> list:
-    served, skipped = deployments.runner_deployments(specs, extra_tags=(SERVED_TAG,))
-    for spec in skipped:
-        echo(f"not serving {spec.name}: {spec.entrypoint} does not exist yet")
-    if not served:
-        raise ConfigError("no deployment to serve: their flow modules are missing")
-    return served
+def _deployments(specs: list[deployments.DeploymentSpec]) -> list:
+    if not specs:
+        raise ConfigError("no deployment to serve: prefect.yaml declares none")
+    return deployments.runner_deployments(specs, extra_tags=(SERVED_TAG,))
 
 
 def _run(served: list, limit: int, echo: Callable[[str], None]) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from bs4 import BeautifulSoup, Tag
 from schemas.errors import SourceError, SourceFormatError
 from tasks.http import HttpClient, HttpPolicy
 from tasks.news.fetch import article_client
-from tasks.news.fields import parse_published, plain_text
+from tasks.news.fields import header_charset, parse_published, plain_text
 from tasks.news.settings import ARTICLE_ACCEPT
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ def extract_article(body: bytes, url: str, headers: Mapping[str, str] | None = N
     Raises:
         SourceFormatError: no article text on the page.
     """
-    soup = BeautifulSoup(body, "lxml", from_encoding=_charset(headers or {}))
+    soup = BeautifulSoup(body, "lxml", from_encoding=header_charset(headers or {}))
     for layout in SITE_LAYOUTS:
         container = soup.select_one(layout.container)
         if container is not None:
@@ -163,8 +162,3 @@ def _by_trafilatura(body: bytes, url: str) -> Article:
 
 def _text(element: Tag) -> str:
     return " ".join(element.get_text(" ").split())
-
-
-def _charset(headers: Mapping[str, str]) -> str | None:
-    match = re.search(r"charset=([\w-]+)", headers.get("Content-Type", ""), re.IGNORECASE)
-    return match.group(1) if match else None
