@@ -16,22 +16,16 @@ from tasks.cbr.extract import CheckedRates
 from tasks.cbr.gaps import missing_publication_dates
 from tasks.cbr.planning import Window
 from tasks.cbr.run_plan import RatesPlan
-from tasks.ledger import RunInfo, load_row, quarantine_rows, utc_now
+from tasks.ledger import LoadCounts, RunInfo, load_row, quarantine_rows, utc_now
 from warehouse import Warehouse, Writer
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class RatesWritten:
+class RatesWritten(LoadCounts):
     """What one run changed in the warehouse."""
 
-    inserted: int
-    updated: int
-    unchanged: int
-    rejected: int
-    revisions: int
-    partitions: list[str]
     rows_written: int
     missing_dates: list[dt.date]
     unquoted_codes: list[str]

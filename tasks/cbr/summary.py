@@ -6,24 +6,19 @@ from dataclasses import dataclass
 
 from tasks.cbr.load import RatesWritten
 from tasks.cbr.run_plan import RatesPlan
+from tasks.ledger import LoadCounts
 
 MISSING_SHOWN = 20
 """Missing dates listed by name in the artifact; the rest are counted."""
 
 
 @dataclass
-class RatesSummary:
+class RatesSummary(LoadCounts):
     """The result of `ingest_rates` (the flow returns it as a dict)."""
 
     window: list[str]
     """First and last effective date covered, ISO."""
     requests: int
-    inserted: int
-    updated: int
-    unchanged: int
-    rejected: int
-    revisions: int
-    partitions: list[str]
     rows_written: int
     missing_dates: list[str]
     unquoted: list[str]

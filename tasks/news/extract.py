@@ -17,7 +17,7 @@ from schemas import COUNTRY_TERMS, LOADS, NEWS_MENTIONS, QUARANTINE
 from schemas.errors import SourceFormatError, ValidationFailure
 from schemas.news import FEED_STATE, NEWS, NEWS_REVISIONS
 from schemas.table import Rejection, Validated, validate
-from tasks.ledger import RunInfo, load_row, quarantine_rows, utc_now
+from tasks.ledger import LoadCounts, RunInfo, load_row, quarantine_rows, utc_now
 from tasks.news.feeds import ParsedDocument, detect_kind, parse_feed
 from tasks.news.fetch import SourceFetch, body_hash, merge_states, next_state
 from tasks.news.listing import parse_listing
@@ -57,15 +57,9 @@ class Known:
 
 
 @dataclass
-class NewsWritten:
+class NewsWritten(LoadCounts):
     """What one run changed in the warehouse."""
 
-    inserted: int
-    updated: int
-    unchanged: int
-    rejected: int
-    revisions: int
-    partitions: list[str]
     status: str
     message: str
     mentions: int = 0

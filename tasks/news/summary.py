@@ -5,21 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.errors import SourceError
+from tasks.ledger import LoadCounts
 from tasks.news.extract import NewsWritten, ParsedSources
 
 
 @dataclass
-class NewsSummary:
+class NewsSummary(LoadCounts):
     """The result of `ingest_news` (the flow returns it as a dict)."""
 
     sources: list[dict]
     """Per source: fetch, new / updated / unchanged / rejected items, status and message."""
-    inserted: int
-    updated: int
-    unchanged: int
-    rejected: int
-    revisions: int
-    partitions: list[str]
     articles: int
     """Article pages asked for this run."""
     requests: int
@@ -27,9 +22,10 @@ class NewsSummary:
 
 def summarise_news(rows: list[dict], written: NewsWritten, articles: int,
                    requests: int) -> NewsSummary:
-    return NewsSummary(rows, written.inserted, written.updated, written.unchanged,
-                       written.rejected, written.revisions, written.partitions, articles,
-                       requests)
+    return NewsSummary(
+        inserted=written.inserted, updated=written.updated, unchanged=written.unchanged,
+        rejected=written.rejected, revisions=written.revisions, partitions=written.partitions,
+        sources=rows, articles=articles, requests=requests)
 
 
 def source_warnings(parsed: ParsedSources) -> list[str]:
