@@ -26,6 +26,7 @@ from flows.cli_common import (
 )
 from flows.cli_news import news_app
 from flows.cli_page import page
+from flows.cli_server import server_app, use_background_server
 from flows.config import resolve, resolve_data_dir
 from schemas.checks import MOSCOW
 from schemas.errors import ScoEtlError
@@ -33,6 +34,7 @@ from schemas.errors import ScoEtlError
 app = typer.Typer(help="Ingest CBR rates of SCO currencies and SCO news into Parquet + DuckDB.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(news_app, name="news")
+app.add_typer(server_app, name="server")
 app.command()(page)
 
 
@@ -87,6 +89,7 @@ def rates(
     currencies: Annotated[str | None, typer.Option(help="ISO codes, e.g. CNY,KZT")] = None,
 ) -> None:
     """Ingest CBR rates: catch up since the last stored date, or backfill --start..--end."""
+    use_background_server()
     from flows.rates import ingest_rates
 
     codes = [c for c in currencies.split(",") if c.strip()] if currencies else None
@@ -209,6 +212,7 @@ def maintain(
         help="keep time travel this many days back")] = 90,
 ) -> None:
     """Merge small files, expire snapshots past the retention, delete files no one needs."""
+    use_background_server()
     from flows.maintain import maintain_warehouse
 
     try:
@@ -259,8 +263,9 @@ def serve(
 ) -> None:
     """Run the deployments of prefect.yaml on their schedules, with the Prefect UI, until Ctrl-C.
 
-    Without PREFECT_API_URL a Prefect server is started on 127.0.0.1 (port
-    PREFECT_SERVER_API_PORT, else 4200 when free), its database under <data dir>/prefect/.
+    Against PREFECT_API_URL when set, else the `sco-etl server` when one runs, else a Prefect
+    server of its own on 127.0.0.1 (port PREFECT_SERVER_API_PORT, else 4200 when free), its
+    database under <data dir>/prefect/.
     """
     from flows.serve import serve as serve_deployments
 

@@ -22,7 +22,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from flows import deployments
-from flows.serve import LocalServer, free_port
+from flows.server import LocalServer, free_port
 from schemas import RATES
 from schemas.checks import MOSCOW
 from tests.deploy.schedule_support import (

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from flows import deployments
-from flows.serve import ServeError, serve, server_environment, server_port
+from flows.serve import serve
+from flows.server import ServeError, server_environment, server_port
 from schemas.errors import ConfigError
 from tests.deploy.schedule_support import cron_at, minutes_ahead
 
