@@ -31,7 +31,7 @@ import pyarrow as pa
 from PIL import Image
 from pytest_httpserver import HTTPServer
 
-from flows.cli_page import page_server
+from flows.cli.page import page_server
 from schemas import COUNTRY_TERMS, NEWS
 from tasks.news.mentions import compile_matchers, find_mentions
 from tasks.page.build import build_day

@@ -23,8 +23,8 @@ from pytest_httpserver import HTTPServer
 
 from flows.server import free_port, is_healthy
 from schemas.checks import MOSCOW
+from tests.deploy.schedule_support import ROOT, kill_tree, listening, subprocess_env
 from tests.fakes.cbr_server import FakeCbr
-from tests.test_schedule_support import ROOT, kill_tree, listening, subprocess_env
 
 SCO_ETL = Path(sys.executable).parent / "sco-etl"
 TEMPORARY_LINE = "using a temporary Prefect server"

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows.cli_page import page_server
+from flows.cli.page import page_server
 from schemas import NEWS
 from tasks.page.build import build_day
 from tests.fakes.news_site import NewsSite, fixture

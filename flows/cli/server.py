@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from flows import background_server
-from flows.cli_common import _fail, console, errors
+from flows.cli.common import _fail, console, errors
 from flows.config import resolve_data_dir
 from flows.server import is_healthy
 from schemas.errors import ScoEtlError

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from flows.cli_common import DateOption, _date, _fail, console
-from flows.cli_server import use_background_server
+from flows.cli.common import DateOption, _date, _fail, console
+from flows.cli.server import use_background_server
 from flows.config import resolve
 from schemas.checks import MOSCOW
 from schemas.errors import ScoEtlError

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from flows import run_log
-from flows.cli_errors import explain
+from flows.cli import run_log
+from flows.cli.errors import explain
 from tasks.cbr import settings as cbr_settings
 
 console = Console()

@@ -7,8 +7,8 @@ import datetime as dt
 import pyarrow as pa
 from rich.console import Console
 
-from flows import render
 from flows.background_server import describe, prefect_home
+from flows.cli import render
 from flows.config import Config
 from tasks import freshness
 from tasks.cbr.gaps import missing_publication_dates
