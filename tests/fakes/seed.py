@@ -17,6 +17,7 @@ PAGE_RATE_WINDOWS = ((dt.date(2002, 2, 26), dt.date(2002, 3, 2)),
                      (dt.date(2019, 12, 1), dt.date(2019, 12, 17)),
                      (dt.date(2025, 9, 1), dt.date(2025, 9, 15)))
 """Rates around the page days: 2002, December 2019, September 2025 after the Tianjin summit."""
+UNIT_PLACES = Decimal("1e-12")
 
 
 def store_rates(warehouse: Warehouse, *days: dt.date, frequency: str = "daily") -> None:
@@ -40,3 +41,16 @@ def ingest_page_days(data: Path, cbr_url: str, site: NewsSite) -> list[str]:
     feeds = site.serve_feeds()
     ingest_news(feeds=feeds, fetch_articles=True, data_dir=str(data))
     return feeds
+
+
+def move_inr_in_protest_week(warehouse: Warehouse) -> None:
+    """The rupee up 8% on 12 December 2019, written past the flows: the week India's
+    citizenship-law protests made headlines becomes the one its currency moved most, whatever
+    the synthetic history gives the other weeks (the README's example query needs an answer)."""
+    day = dt.date(2019, 12, 12)
+    (row,) = warehouse.read(RATES, where=f"char_code = 'INR' AND rate_date = DATE '{day}'"
+                            ).to_pylist()
+    row["value"] = (row["value"] * Decimal("1.08")).quantize(Decimal("0.0001"))
+    row["unit_rate"] = (row["value"] / row["nominal"]).quantize(UNIT_PLACES)
+    with warehouse.write() as writer:
+        writer.upsert(RATES, pa.Table.from_pylist([row], schema=RATES.arrow_schema))

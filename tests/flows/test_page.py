@@ -20,7 +20,7 @@ from flows.cli.page import page_server
 from schemas import NEWS
 from tasks.page.build import build_day
 from tests.fakes.news_site import NewsSite, fixture
-from tests.fakes.seed import ingest_page_days
+from tests.fakes.seed import ingest_page_days, move_inr_in_protest_week
 from warehouse import Warehouse, run_query
 from warehouse.reports import board_rows
 
@@ -56,6 +56,7 @@ def lake(tmp_path_factory, cbr_service, prefect_harness) -> Warehouse:
             server.stop()
     warehouse = Warehouse(data)
     add_script_headline(warehouse)
+    move_inr_in_protest_week(warehouse)
     return warehouse
 
 
