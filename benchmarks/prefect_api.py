@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from collections import Counter
 from uuid import UUID
 
 
@@ -37,12 +39,39 @@ def _describe(run) -> dict:
     return {"name": run.name.rsplit("-", 1)[0],  # `fetch-cbr-documents-a1b`
             "state": run.state.type.value if run.state else None,
             "seconds": seconds,
-            "start": run.start_time.isoformat() if run.start_time else None}
+            "start": run.start_time.isoformat() if run.start_time else None,
+            "end": run.end_time.isoformat() if run.end_time else None}
 
 
 def by_task(runs: list[dict]) -> dict[str, float]:
-    """Seconds per task name, summed over its runs."""
-    totals: dict[str, float] = {}
+    """Wall seconds per task name: from its first run's start to its last run's end, so the
+    parallel fetch shares count once, as the time they held the run up."""
+    spans: dict[str, list[dt.datetime]] = {}
     for run in runs:
-        totals[run["name"]] = totals.get(run["name"], 0.0) + (run["seconds"] or 0.0)
-    return totals
+        if run["start"] and run["end"]:
+            start, end = dt.datetime.fromisoformat(run["start"]), dt.datetime.fromisoformat(
+                run["end"])
+            span = spans.setdefault(run["name"], [start, end])
+            span[0], span[1] = min(span[0], start), max(span[1], end)
+    return {name: (end - start).total_seconds() for name, (start, end) in spans.items()}
+
+
+def task_counts(runs: list[dict]) -> dict[str, int]:
+    """Task runs per task name."""
+    return dict(Counter(run["name"] for run in runs))
+
+
+def busy_seconds(runs: list[dict]) -> float:
+    """Wall seconds during which at least one task ran (overlapping runs counted once)."""
+    intervals = sorted((dt.datetime.fromisoformat(run["start"]),
+                        dt.datetime.fromisoformat(run["end"]))
+                       for run in runs if run["start"] and run["end"])
+    total, reach = 0.0, None
+    for start, end in intervals:
+        if reach is None or start > reach:
+            total += (end - start).total_seconds()
+            reach = end
+        elif end > reach:
+            total += (end - reach).total_seconds()
+            reach = end
+    return total

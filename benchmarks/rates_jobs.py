@@ -12,7 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
-from benchmarks.prefect_api import by_task, task_runs
+from benchmarks.prefect_api import busy_seconds, by_task, task_counts, task_runs
 
 
 def ingest(data_dir: str, cbr_url: str, start: str | None = None, end: str | None = None,
@@ -42,7 +42,8 @@ def ingest(data_dir: str, cbr_url: str, start: str | None = None, end: str | Non
         "partitions": summary["partitions"],
         "task_runs": len(runs),
         "task_seconds": by_task(runs),
-        "tasks_total_seconds": sum(run["seconds"] or 0.0 for run in runs),
+        "task_counts": task_counts(runs),
+        "tasks_total_seconds": busy_seconds(runs),
     }
 
 

@@ -1,4 +1,4 @@
-"""The figures as a table, and the targets of issue 6 judged against them.
+"""The figures as a table, and the targets of issues 6 and 11 judged against them.
 
 The targets are judged in `benchmarks.targets`; `render` shows them under the tables.
 """
@@ -9,7 +9,7 @@ import statistics
 
 from benchmarks.targets import catchup_pair, median, only_changed, peak_rss, targets, years_label
 
-SECTIONS = ("backfill", "catchup", "queries", "news")
+SECTIONS = ("backfill", "catchup", "queries", "news", "cli")
 
 
 def render(figures: dict) -> str:
@@ -19,6 +19,7 @@ def render(figures: dict) -> str:
     lines += ["", *_catchup(figures)]
     lines += ["", *_queries(figures)]
     lines += ["", *_news(figures)]
+    lines += ["", *_cli_section(figures)]
     lines += ["", "Targets"]
     for target in figures.get("targets") or targets(figures):
         mark = {True: "met   ", False: "MISSED", None: "n/a   "}[target["met"]]
@@ -72,11 +73,14 @@ def _backfill(figures: dict) -> list[str]:
 
     tasks = list(dict.fromkeys(name for section in backfill.values()
                                for name in section["sco_etl"]["task_seconds"]))
+    counts = {name: n for section in backfill.values()
+              for name, n in section["sco_etl"].get("task_counts", {}).items()}
 
     row("sco-etl flow, Prefect server running (s)", lambda s: _s(s["sco_etl"]["seconds"]))
     row("  CPU time of the flow process (s)", lambda s: _s(s["sco_etl"].get("cpu_seconds")))
     for name in tasks:
-        row(f"  task {name} (s)", task(name))
+        runs = f" ×{counts[name]}, first start to last end" if counts.get(name, 1) > 1 else ""
+        row(f"  task {name}{runs} (s)", task(name))
     row("  flow overhead outside tasks (s)",
         lambda s: _s(s["sco_etl"]["seconds"] - s["sco_etl"]["tasks_total_seconds"]))
     row("sco-etl CLI, temporary Prefect server (s)", lambda s: _s(_cli(s)))
@@ -203,6 +207,31 @@ def _news(figures: dict) -> list[str]:
          f"{news['article_fetch_and_extract_ms_per_article']:.1f}"),
     ]
     return _table("4. News", ["value"], [(label, [value]) for label, value in rows])
+
+
+def _cli_section(figures: dict) -> list[str]:
+    cli = figures.get("cli", {})
+    if "catchup_with_server_seconds" not in cli:
+        return [f"5. Command line: not measured — {cli.get('error', 'not run')}"]
+    failed = cli["failed_run"]
+    rows = [
+        (f"daily catch-up `sco-etl rates`, median of {cli['rounds']}", ""),
+        ("  with `sco-etl server` running (s)", _s(cli["catchup_with_server_seconds"])),
+        ("  without: temporary Prefect server (s)", _s(cli["catchup_without_server_seconds"])),
+        ("  peak RSS, process tree with / without (MB)",
+         f"{cli['catchup_tree_rss_mb']['with_server']:.0f} / "
+         f"{cli['catchup_tree_rss_mb']['without_server']:.0f}"),
+        ("`sco-etl server start`, new database / later (s)",
+         f"{cli['server_start_first_seconds']:.2f} / {cli['server_start_seconds']:.2f}"),
+        ("`sco-etl server stop` (s)", _s(cli["server_stop_seconds"])),
+        ("failed `sco-etl rates`, CBR unreachable (DNS)", ""),
+        ("  lines on the terminal", str(failed["lines"])),
+        ("  exit status / traceback shown",
+         f"{failed['exit_code']} / {'yes' if failed['traceback'] else 'no'}"),
+        ("  wall time (s)", _s(failed["seconds"])),
+    ]
+    lines = _table("5. Command line", ["value"], [(label, [value]) for label, value in rows])
+    return [*lines, "  what it printed:", *(f"    | {line}" for line in failed["output"])]
 
 
 def _cli(section: dict) -> float | None:

@@ -5,7 +5,8 @@
 Starts a CBR-compatible server over the synthetic full history (1992-07-01 to tomorrow) and a
 Prefect server (temporary home, loopback port), then measures, at each added latency:
 the full-history backfill of sco-etl and of the `cbrf` peer, and the daily catch-up with 1
-and 30 years stored; then the queries and the news pipeline. Every measured run is a fresh
+and 30 years stored; then the queries, the news pipeline and the command line (a catch-up
+with and without `sco-etl server`, a failed run with no network). Every measured run is a fresh
 interpreter (`benchmarks.worker`), so memory figures are its own. Writes the figures as JSON
 (default `benchmarks/results/latest.json`) and prints the table. `--quick` is the small
 variant the test command runs (2 years, 4 currencies, no CLI run).
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 from benchmarks import report
+from benchmarks.cli_bench import cli_section
 from benchmarks.measure import LoadMonitor, machine
 from benchmarks.sections import Suite, backfill_section, catchup_section
 from benchmarks.servers import serve_cbr
@@ -92,6 +94,12 @@ def run_suite(profile: Profile, latencies_ms: list[int], inline: bool = False,
                                         "articles": profile.news_articles,
                                         "warm_up": profile.warm_up})
                 timer.lap("news")
+                if profile.cli and not inline:
+                    log.info("command line")
+                    cbr.latency = 0
+                    figures["cli"] = _guarded(cli_section, work, url, _small_store(figures),
+                                              profile.catchup_runs)
+                    timer.lap("command line")
         figures["load_average"] = load.summary()
     finally:
         if keep is None:
@@ -99,6 +107,12 @@ def run_suite(profile: Profile, latencies_ms: list[int], inline: bool = False,
     figures["duration_seconds"] = time.perf_counter() - started
     figures["targets"] = targets(figures)
     return figures
+
+
+def _small_store(figures: dict) -> dict:
+    """The smaller store of the catch-up section, which the command-line catch-ups copy."""
+    stores = figures["catchup"]["stores"]
+    return stores[min(stores, key=int)]
 
 
 def _guarded(section, *args, **kwargs) -> dict:

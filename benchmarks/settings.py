@@ -71,3 +71,15 @@ TARGETS = {
     "news_reingest_seconds": 3.0,
 }
 """The targets of issue 6 (on the 2-core build machine)."""
+
+CLI_TARGETS = {
+    "backfill_work_seconds_at_50ms": 4.0,
+    "flow_speedup_at_50ms": 150.0,
+    "cli_speedup_at_50ms": 35.0,
+    "catchup_with_server_seconds": 3.0,
+    "failed_run_lines": 6,
+    "news_first_ingest_seconds": 5.0,
+    "news_changed_document_seconds": 2.0,
+    "backfill_tree_rss_mb": 450.0,
+}
+"""The targets of issue 11: a quick, quiet CLI and the pipeline near its floor."""

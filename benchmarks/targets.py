@@ -1,10 +1,10 @@
-"""The targets of issue 6, judged against the benchmark figures (`benchmarks.run`)."""
+"""The targets of issues 6 and 11, judged against the benchmark figures (`benchmarks.run`)."""
 
 from __future__ import annotations
 
 import statistics
 
-from benchmarks.settings import TARGETS
+from benchmarks.settings import CLI_TARGETS, TARGETS
 
 
 def targets(figures: dict) -> list[dict]:
@@ -76,6 +76,54 @@ def targets(figures: dict) -> list[dict]:
     elif news:
         add("news section", None, None,
             f"{news.get('status', 'not measured')}: {news.get('reason') or news.get('error')}")
+    for target in cli_targets(figures):
+        add(*target)
+    return out
+
+
+def cli_targets(figures: dict) -> list[tuple[str, object, bool | None, str]]:
+    """Issue 11's table: (target, measured, met, shown) for each figure that was measured."""
+    goals, out = CLI_TARGETS, []
+    at_50 = figures.get("backfill", {}).get("50", {})
+    if "sco_etl" in at_50:
+        work, peer = at_50["sco_etl"]["seconds"], at_50["peer"]["scaled_seconds"]
+        goal = goals["backfill_work_seconds_at_50ms"]
+        out.append((f"issue 11: backfill at 50 ms, flow under a running server <= {goal:.0f} s",
+                    work, work <= goal, f"{work:.2f} s"))
+        goal = goals["flow_speedup_at_50ms"]
+        out.append((f"issue 11: same vs cbrf at 50 ms >= {goal:.0f}x", peer / work,
+                    peer / work >= goal, f"{peer / work:.1f}x"))
+        cli = at_50.get("cli", {}).get("seconds")
+        if cli:
+            goal = goals["cli_speedup_at_50ms"]
+            out.append((f"issue 11: plain CLI backfill vs cbrf at 50 ms >= {goal:.0f}x",
+                        peer / cli, peer / cli >= goal, f"{peer / cli:.1f}x"))
+    section = figures.get("cli", {})
+    if "catchup_with_server_seconds" in section:
+        seconds, goal = section["catchup_with_server_seconds"], goals[
+            "catchup_with_server_seconds"]
+        out.append((f"issue 11: daily catch-up via CLI, `sco-etl server` running <= {goal:.0f} s",
+                    seconds, seconds <= goal, f"{seconds:.2f} s"))
+        failed, goal = section["failed_run"], goals["failed_run_lines"]
+        ok = failed["lines"] <= goal and not failed["traceback"] and failed["exit_code"] == 1
+        out.append((f"issue 11: failed run with no network <= {goal} lines, no traceback, exit 1",
+                    failed["lines"], ok, f"{failed['lines']} lines, exit {failed['exit_code']}, "
+                    f"traceback: {'yes' if failed['traceback'] else 'no'}"))
+    news = figures.get("news", {})
+    if news.get("status") == "measured":
+        for key, figure, label in (("news_first_ingest_seconds", "ingest_seconds",
+                                    "first ingest"),
+                                   ("news_changed_document_seconds", "reingest_rebuilt_seconds",
+                                    "changed document, same items")):
+            goal = goals[key]
+            out.append((f"issue 11: news {news['items']:,} items, {label} <= {goal:.0f} s",
+                        news[figure], news[figure] <= goal, f"{news[figure]:.2f} s"))
+    trees = [s["cli"]["peak_tree_rss_mb"] for s in figures.get("backfill", {}).values()
+             if "peak_tree_rss_mb" in s.get("cli", {})]
+    if trees:
+        goal = goals["backfill_tree_rss_mb"]
+        out.append((f"issue 11: peak RSS of a CLI backfill, process tree <= {goal:.0f} MB",
+                    max(trees), max(trees) <= goal, f"{max(trees):.0f} MB"))
     return out
 
 
