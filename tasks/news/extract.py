@@ -23,8 +23,9 @@ from tasks.news.fetch import SourceFetch, body_hash, merge_states, next_state
 from tasks.news.listing import parse_listing
 from tasks.news.mentions import compile_matchers, find_mentions, mention_changes
 from tasks.news.normalise import Candidates, concat, normalise_document
-from tasks.news.rows import NewsBatch, article_links, build_rows, select_known
+from tasks.news.rows import NewsBatch, article_links, build_rows
 from warehouse import Warehouse, Writer
+from warehouse.news import known_news
 
 
 @dataclass
@@ -50,7 +51,8 @@ class ParsedSources:
 
 @dataclass
 class Known:
-    """What the warehouse knows that this run needs: rows it may change, and every url."""
+    """What the warehouse knows that this run needs: rows it may change, and the items sharing
+    a url with them."""
 
     rows: pa.Table
     urls: pa.Table
@@ -131,12 +133,11 @@ def parse_sources(fetches: list[SourceFetch], stored_states: pa.Table) -> Parsed
 
 def load_known(warehouse: Warehouse, candidates: Candidates, sources: list[str],
                max_attempts: int, waiting: int) -> Known:
-    """The stored rows of this run's items, up to `waiting` awaiting an article, every url."""
-    stored = warehouse.read(NEWS)
-    return Known(
-        rows=select_known(stored, candidates.rows, sources, max_attempts, waiting),
-        urls=stored.select(["item_id", "url", "duplicate_of", "first_seen_at"]),
-    )
+    """The stored rows of this run's items, up to `waiting` awaiting an article, and the
+    items sharing a url with them."""
+    known = known_news(warehouse, candidates.rows.select(["item_id", "url"]), sources,
+                       max_attempts, waiting)
+    return Known(known.rows, known.urls)
 
 
 def plan_articles(candidates: Candidates, known: Known, max_attempts: int,

@@ -42,20 +42,6 @@ class NewsBatch:
     rejected: list[Rejection] = field(default_factory=list)
 
 
-def select_known(stored: pa.Table, candidates: pa.Table, sources: list[str],
-                 max_attempts: int, waiting: int) -> pa.Table:
-    """Stored rows this run may change: the candidates' own, and the `waiting` newest of
-    this run's sources still without an article body (0 when articles are not fetched)."""
-    mine = pc.is_in(stored["item_id"], value_set=candidates["item_id"])
-    awaiting = pc.and_(
-        pc.and_(pc.is_in(stored["source"], value_set=pa.array(sources, pa.string())),
-                pc.is_null(stored["body"])),
-        pc.and_(pc.less(stored["article_attempts"], max_attempts), pc.invert(mine)),
-    )
-    retries = stored.filter(awaiting).sort_by([("published_at", "descending")])
-    return pa.concat_tables([stored.filter(mine), retries.slice(0, waiting)])
-
-
 def article_links(candidates: pa.Table, known: pa.Table, max_attempts: int,
                   limit: int) -> list[str]:
     """Pages to fetch: new items' and those still without a body, newest first, at most `limit`."""
@@ -98,8 +84,9 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
                run: RunInfo, now: dt.datetime) -> NewsBatch:
     """Join candidates with stored rows (`known`) and article results into news rows.
 
-    `urls` is (item_id, url, duplicate_of, first_seen_at) of every stored item, to link one
-    story reached through several sources or links to the item seen first.
+    `urls` is (item_id, url, duplicate_of, first_seen_at) of the stored items sharing a url
+    with these, to link one story reached through several sources or links to the item seen
+    first.
     """
     stored = {row["item_id"]: row for row in known.to_pylist()}
     pages = {row["link"]: row for row in articles.to_pylist()}

@@ -1,0 +1,60 @@
+"""What a news run reads from the warehouse: only the rows it may change, never the whole table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from schemas.news import NEWS
+from warehouse.store import Warehouse, lookup_rows
+
+URL_COLUMNS = ["item_id", "url", "duplicate_of", "first_seen_at"]
+
+AWAITING = f"""
+SELECT {{columns}} FROM "{NEWS.name}"
+WHERE list_contains($sources::VARCHAR[], source) AND body IS NULL
+  AND article_attempts < $max_attempts
+  AND item_id NOT IN (SELECT item_id FROM {{candidates}})
+ORDER BY published_at DESC, item_id
+LIMIT $waiting
+"""
+
+@dataclass
+class KnownNews:
+    """The stored news a run needs.
+
+    Attributes:
+        rows: the stored rows of this run's items, and the `waiting` newest items of its
+            sources still waiting for an article page.
+        urls: (item_id, url, duplicate_of, first_seen_at) of every stored item sharing a url
+            with those, to link one story reached through several links to the one seen first.
+    """
+
+    rows: pa.Table
+    urls: pa.Table
+
+
+def known_news(warehouse: Warehouse, candidates: pa.Table, sources: list[str],
+               max_attempts: int, waiting: int) -> KnownNews:
+    """The stored rows of the `candidates` (item_id, url), up to `waiting` more awaiting an
+    article, and the items sharing a url with any of them — all from one snapshot."""
+    columns = ", ".join(f'"{name}"' for name in NEWS.column_names)
+    with warehouse.reader() as connection:
+        mine = lookup_rows(connection, NEWS, "item_id", candidates["item_id"])
+        parts = [mine]
+        if waiting > 0:
+            connection.register("run_candidates", candidates.select(["item_id"]))
+            try:
+                awaiting = connection.execute(
+                    AWAITING.format(columns=columns, candidates="run_candidates"),
+                    {"sources": sources, "max_attempts": max_attempts, "waiting": waiting},
+                ).to_arrow_table()
+            finally:
+                connection.unregister("run_candidates")
+            parts.append(awaiting.cast(NEWS.arrow_schema))
+        rows = pa.concat_tables(parts)
+        wanted = pa.concat_arrays([candidates["url"].combine_chunks(),
+                                   rows["url"].combine_chunks()]).unique()
+        urls = lookup_rows(connection, NEWS, "url", wanted, URL_COLUMNS)
+    return KnownNews(rows, urls)
