@@ -42,8 +42,9 @@ def ingest_news(
     feeds_http, pages_http = feed_client(config.http), article_client(config.http)
     try:
         states = prefect_tasks.read_feed_state(warehouse)
+        reusable = prefect_tasks.read_reusable(warehouse, sources, fetch_articles)
         fetches = prefect_tasks.fetch_sources(feeds_http, sources, states, FEED_WORKERS)
-        parsed = prefect_tasks.parse_sources(fetches, states)
+        parsed = prefect_tasks.parse_sources(fetches, states, reusable)
         limit = ARTICLES_PER_RUN if fetch_articles else 0
         known = prefect_tasks.load_known(warehouse, parsed.candidates, sources,
                                       MAX_ARTICLE_ATTEMPTS, limit)

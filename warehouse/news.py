@@ -6,10 +6,32 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from schemas.news import NEWS
+from schemas.news import NEWS, NEWS_ITEM_HASHES
 from warehouse.store import Warehouse, lookup_rows
 
 URL_COLUMNS = ["item_id", "url", "duplicate_of", "first_seen_at"]
+
+# An item may go unparsed only when parsing it again could not change its row: no article is
+# still to come for it (`_with_article` fills only an empty body), and it is linked to the
+# item a fresh join would link it to (the first stored non-duplicate with its url, else none).
+REUSABLE = f"""
+WITH mine AS (
+    SELECT n.item_id, n.source, n.url, n.duplicate_of, h.raw_hash
+    FROM "{NEWS.name}" n JOIN "{NEWS_ITEM_HASHES.name}" h USING (item_id)
+    WHERE list_contains($sources::VARCHAR[], n.source) AND h.source = n.source
+      AND (NOT $with_articles OR n.body IS NOT NULL)
+),
+primaries AS (
+    SELECT url, first(item_id ORDER BY first_seen_at, item_id) AS primary_id
+    FROM "{NEWS.name}"
+    WHERE duplicate_of IS NULL AND url IN (SELECT url FROM mine)
+    GROUP BY url
+)
+SELECT m.source, m.raw_hash, m.item_id
+FROM mine m LEFT JOIN primaries p USING (url)
+WHERE coalesce(p.primary_id, m.item_id) = coalesce(m.duplicate_of, m.item_id)
+ORDER BY m.source, m.item_id
+"""
 
 AWAITING = f"""
 SELECT {{columns}} FROM "{NEWS.name}"
@@ -19,6 +41,10 @@ WHERE list_contains($sources::VARCHAR[], source) AND body IS NULL
 ORDER BY published_at DESC, item_id
 LIMIT $waiting
 """
+
+REUSABLE_SCHEMA = pa.schema([("source", pa.string()), ("raw_hash", pa.string()),
+                             ("item_id", pa.string())])
+
 
 @dataclass
 class KnownNews:
@@ -33,6 +59,15 @@ class KnownNews:
 
     rows: pa.Table
     urls: pa.Table
+
+
+def reusable_items(warehouse: Warehouse, sources: list[str], with_articles: bool) -> pa.Table:
+    """(source, raw_hash, item_id) of the sources' stored items that an unchanged copy of the
+    bytes they were read from would leave exactly as they are."""
+    with warehouse.reader() as connection:
+        result = connection.execute(REUSABLE, {"sources": sources,
+                                               "with_articles": with_articles})
+        return result.to_arrow_table().cast(REUSABLE_SCHEMA)
 
 
 def known_news(warehouse: Warehouse, candidates: pa.Table, sources: list[str],

@@ -15,17 +15,18 @@ import pyarrow.compute as pc
 
 from schemas import COUNTRY_TERMS, LOADS, NEWS_MENTIONS, QUARANTINE
 from schemas.errors import SourceFormatError, ValidationFailure
-from schemas.news import FEED_STATE, NEWS, NEWS_REVISIONS
+from schemas.news import FEED_STATE, NEWS, NEWS_ITEM_HASHES, NEWS_REVISIONS
 from schemas.table import Rejection, Validated, validate
 from tasks.ledger import RunInfo, load_row, quarantine_rows, utc_now
-from tasks.news.feeds import ParsedDocument, detect_kind, parse_feed
+from tasks.news.documents import document_kind, read_document
+from tasks.news.feeds import ParsedDocument, parse_feed
 from tasks.news.fetch import SourceFetch, body_hash, merge_states, next_state
 from tasks.news.listing import parse_listing
 from tasks.news.mentions import compile_matchers, find_mentions, mention_changes
-from tasks.news.normalise import Candidates, concat, normalise_document
+from tasks.news.normalise import Candidates, concat
 from tasks.news.rows import NewsBatch, article_links, build_rows
 from warehouse import Warehouse, Writer
-from warehouse.news import known_news
+from warehouse.news import known_news, reusable_items
 
 
 @dataclass
@@ -80,18 +81,26 @@ def parse_document(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedD
     Raises:
         SourceFormatError: neither, or nothing readable in it.
     """
-    if not body.strip():
-        # Said plainly: the feed parser would call an empty body a truncated feed.
-        raise SourceFormatError(f"{url}: empty response body; the server sent nothing")
-    if detect_kind(body, headers.get("Content-Type")) == "feed":
+    if document_kind(body, url, headers) == "feed":
         return parse_feed(body, url, headers)
     return parse_listing(body, url, headers)
 
 
-def parse_sources(fetches: list[SourceFetch], stored_states: pa.Table) -> ParsedSources:
-    """Parse what changed; a 304 or a document identical to the last one is not parsed."""
+def read_reusable(warehouse: Warehouse, sources: list[str], with_articles: bool) -> pa.Table:
+    """(source, raw_hash, item_id) of the stored items an unchanged document leaves alone."""
+    return reusable_items(warehouse, sources, with_articles)
+
+
+def parse_sources(fetches: list[SourceFetch], stored_states: pa.Table,
+                  reusable: pa.Table | None = None) -> ParsedSources:
+    """Parse what changed; a 304 or a document identical to the last one is not parsed, and
+    of a changed one only the items whose raw hash is not among `reusable`
+    (`read_reusable`)."""
     now = utc_now()
     previous = {row["source"]: row for row in stored_states.to_pylist()}
+    hashes: dict[str, dict[str, str]] = {}
+    for row in (reusable.to_pylist() if reusable is not None else []):
+        hashes.setdefault(row["source"], {})[row["raw_hash"]] = row["item_id"]
     parts, states, reports = [], [], []
     for fetch in fetches:
         before = previous.get(fetch.source)
@@ -114,14 +123,16 @@ def parse_sources(fetches: list[SourceFetch], stored_states: pa.Table) -> Parsed
             continue
         report.fetch = f"{response.status}, {len(response.body)} bytes"
         try:
-            document = parse_document(response.body, response.url, response.headers)
+            reading = read_document(fetch.source, response.body, response.url,
+                                    response.headers, hashes.get(fetch.source, {}))
         except SourceFormatError as e:
             report.error = str(e)
             states.append(next_state(before, fetch.source, now, "failed", message=str(e)))
             continue
+        document = reading.document
         report.kind, report.items, report.warnings = (
-            document.kind, len(document.items), document.warnings)
-        parts.append(normalise_document(fetch.source, document))
+            document.kind, reading.items, document.warnings)
+        parts.append(reading.candidates)
         states.append(next_state(
             before, fetch.source, now, "degraded" if document.degraded else "ok",
             message="; ".join(document.warnings) or None, kind=document.kind,
@@ -176,12 +187,14 @@ def write_news(
     warehouse: Warehouse, validated: Validated, batch: NewsBatch, states: list[dict],
     run: RunInfo, failures: dict[str, str], requests: int,
 ) -> NewsWritten:
-    """Upsert the rows, log revisions, update the feed state and the items' country mentions,
-    quarantine rejects, add a load row — one transaction: on any failure the warehouse stays
-    as it was."""
+    """Upsert the rows, log revisions, update the feed state, the items' country mentions and
+    raw hashes, quarantine rejects, add a load row — one transaction: on any failure the
+    warehouse stays as it was."""
     valid = validated.rows["item_id"]
     moved = batch.moved.filter(pc.is_in(batch.moved["item_id"], value_set=valid))
     revisions = batch.revisions.filter(pc.is_in(batch.revisions["item_id"], value_set=valid))
+    hashes = batch.hashes.filter(pc.is_in(batch.hashes["item_id"], value_set=valid))
+    skipped = sum(source not in failures for source in batch.unchanged["source"].to_pylist())
     status = "failed" if failures else "completed"
 
     def apply(writer: Writer) -> NewsWritten:
@@ -189,6 +202,7 @@ def write_news(
         result = writer.upsert(NEWS, validated.rows)
         added = writer.append(NEWS_REVISIONS, revisions)
         mentions = update_mentions(writer, validated.rows)
+        record_hashes(writer, hashes)
         writer.replace(FEED_STATE, merge_states(writer.read(FEED_STATE), states))
         if validated.rejected:
             writer.append(QUARANTINE, quarantine_rows("news", validated.rejected, run))
@@ -196,7 +210,7 @@ def write_news(
                                failures)
         writer.append(LOADS, load_row(run, status, result.inserted + result.updated,
                                       len(validated.rejected), requests, message))
-        return NewsWritten(result.inserted, result.updated, result.unchanged,
+        return NewsWritten(result.inserted, result.updated, result.unchanged + skipped,
                            len(validated.rejected), added, result.partitions, status, message,
                            mentions)
 
@@ -216,6 +230,17 @@ def update_mentions(writer: Writer, rows: pa.Table) -> int:
     changes = mention_changes(stored, find_mentions(rows, matchers))
     return writer.delete(NEWS_MENTIONS, changes.removed) + writer.append(
         NEWS_MENTIONS, changes.added)
+
+
+def record_hashes(writer: Writer, hashes: pa.Table) -> None:
+    """Keep each stored item's raw hash in step with the bytes its row was last read from: a
+    parsed item's new hash replaces its old one; one read without a hash loses it."""
+    known = pc.is_valid(hashes["raw_hash"])
+    writer.upsert(NEWS_ITEM_HASHES, hashes.filter(known))
+    unknown = hashes.filter(pc.invert(known))
+    if unknown.num_rows:
+        stored = writer.lookup(NEWS_ITEM_HASHES, "item_id", unknown["item_id"])
+        writer.delete(NEWS_ITEM_HASHES, stored)
 
 
 def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,

@@ -22,6 +22,7 @@ def read_feed_state(warehouse: Warehouse) -> pa.Table:
     return warehouse.read(FEED_STATE)
 
 
+read_reusable = task(name="read-reusable-news", cache_policy=NO_CACHE)(extract.read_reusable)
 fetch_sources = task(name="fetch-news-sources", cache_policy=NO_CACHE)(fetch.fetch_sources)
 parse_sources = task(name="parse-news-sources", cache_policy=NO_CACHE)(extract.parse_sources)
 load_known = task(name="load-known-news", cache_policy=NO_CACHE)(extract.load_known)

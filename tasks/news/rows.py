@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.news import NEWS, NEWS_REVISIONS
+from schemas.news import NEWS, NEWS_ITEM_HASHES, NEWS_REVISIONS
 from schemas.table import Rejection, to_arrow
 from tasks.ledger import RunInfo
-from tasks.news.normalise import CANDIDATE_COLUMNS, Candidates
+from tasks.news.normalise import CANDIDATE_COLUMNS, UNCHANGED, Candidates
 from warehouse.merge import LINEAGE_COLUMNS
 
 COMPARED = [c for c in NEWS.column_names if c not in LINEAGE_COLUMNS]
@@ -33,6 +33,9 @@ class NewsBatch:
         moved: stored rows whose date moved them to another partition (to remove there).
         counts: per source, how many items are new, updated or unchanged.
         rejected: records refused so far.
+        hashes: (item_id, source, raw_hash) of the items read from the documents; a null
+            raw_hash: the document could not be read item by item.
+        unchanged: (source, item_id) of the items left unparsed, not in `rows`.
     """
 
     rows: pa.Table
@@ -40,6 +43,8 @@ class NewsBatch:
     moved: pa.Table
     counts: dict[str, Counter] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
+    hashes: pa.Table = field(default_factory=NEWS_ITEM_HASHES.empty)
+    unchanged: pa.Table = field(default_factory=UNCHANGED.empty_table)
 
 
 def article_links(candidates: pa.Table, known: pa.Table, max_attempts: int,
@@ -86,7 +91,8 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
 
     `urls` is (item_id, url, duplicate_of, first_seen_at) of the stored items sharing a url
     with these, to link one story reached through several sources or links to the item seen
-    first.
+    first. The candidates' unchanged items count as unchanged unless an article page is joined
+    to them here.
     """
     stored = {row["item_id"]: row for row in known.to_pylist()}
     pages = {row["link"]: row for row in articles.to_pylist()}
@@ -113,6 +119,11 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
     latest = {row["item_id"]: row for row in rows}
     for previous in candidates.superseded.to_pylist():
         revisions.append(_revision(previous, latest[previous["item_id"]], run.run_id, run, now))
+    unchanged = candidates.unchanged.filter(
+        pc.invert(pc.is_in(candidates.unchanged["item_id"],
+                           value_set=pa.array(sorted(latest), pa.string()))))
+    for source in unchanged["source"].to_pylist():
+        counts[source]["unchanged"] += 1
     typed, unrepresentable = to_arrow(NEWS, rows)
     return NewsBatch(
         rows=typed,
@@ -120,6 +131,8 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
         moved=pa.Table.from_pylist(moved, schema=NEWS.arrow_schema),
         counts=dict(counts),
         rejected=candidates.rejected + unrepresentable,
+        hashes=candidates.rows.select(NEWS_ITEM_HASHES.column_names),
+        unchanged=unchanged,
     )
 
 
