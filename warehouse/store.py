@@ -34,13 +34,15 @@ FIRST_RETRY_SECONDS = 0.05
 
 @dataclass
 class UpsertResult:
-    """What an upsert did: counts, the stored versions it replaced, the partitions it touched."""
+    """What an upsert did: counts, the stored versions it replaced, the keys it inserted, the
+    partitions it touched."""
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     replaced: pa.Table | None = None
     partitions: list[str] = field(default_factory=list)
+    inserted_keys: pa.Table | None = None
 
 
 class Warehouse:
@@ -214,7 +216,7 @@ class Writer:
         diff = merge.upsert(self.connection, table, rows)
         self._note(table, diff.inserted + diff.updated)
         return UpsertResult(diff.inserted, diff.updated, diff.unchanged, diff.replaced,
-                            diff.partitions)
+                            diff.partitions, diff.inserted_keys)
 
     def append(self, table: Table, rows: pa.Table) -> int:
         """Add rows whose key is not stored yet; return how many were added."""

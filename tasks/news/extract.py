@@ -25,7 +25,7 @@ from tasks.news.listing import parse_listing
 from tasks.news.mentions import compile_matchers, find_mentions, mention_changes
 from tasks.news.normalise import Candidates, concat
 from tasks.news.rows import NewsBatch, article_links, build_rows
-from warehouse import Warehouse, Writer
+from warehouse import UpsertResult, Warehouse, Writer
 from warehouse.news import known_news, reusable_items
 
 
@@ -52,11 +52,12 @@ class ParsedSources:
 
 @dataclass
 class Known:
-    """What the warehouse knows that this run needs: rows it may change, and the items sharing
-    a url with them."""
+    """What the warehouse knows that this run needs: rows it may change, the items sharing a
+    url with them, and the country terms their mentions are found with."""
 
     rows: pa.Table
     urls: pa.Table
+    terms: pa.Table
 
 
 @dataclass
@@ -148,7 +149,7 @@ def load_known(warehouse: Warehouse, candidates: Candidates, sources: list[str],
     items sharing a url with them."""
     known = known_news(warehouse, candidates.rows.select(["item_id", "url"]), sources,
                        max_attempts, waiting)
-    return Known(known.rows, known.urls)
+    return Known(known.rows, known.urls, warehouse.read(COUNTRY_TERMS))
 
 
 def plan_articles(candidates: Candidates, known: Known, max_attempts: int,
@@ -159,8 +160,13 @@ def plan_articles(candidates: Candidates, known: Known, max_attempts: int,
 
 def join_rows(candidates: Candidates, known: Known, articles: pa.Table,
               run: RunInfo) -> NewsBatch:
-    """News rows as they should now be stored."""
-    return build_rows(candidates, known.rows, known.urls, articles, run, utc_now())
+    """News rows as they should now be stored, and the mentions of those that changed (found
+    here, not in the write transaction)."""
+    batch = build_rows(candidates, known.rows, known.urls, articles, run, utc_now())
+    changed = batch.rows.filter(pc.is_in(batch.rows["item_id"],
+                                         value_set=pa.array(batch.changed, pa.string())))
+    batch.mentions = find_mentions(changed, compile_matchers(known.terms))
+    return batch
 
 
 def validate_news(batch: NewsBatch) -> tuple[Validated, dict[str, str]]:
@@ -201,7 +207,7 @@ def write_news(
         writer.delete(NEWS, moved)
         result = writer.upsert(NEWS, validated.rows)
         added = writer.append(NEWS_REVISIONS, revisions)
-        mentions = update_mentions(writer, validated.rows)
+        mentions = update_mentions(writer, validated.rows, result, batch)
         record_hashes(writer, hashes)
         writer.replace(FEED_STATE, merge_states(writer.read(FEED_STATE), states))
         if validated.rejected:
@@ -217,17 +223,26 @@ def write_news(
     return warehouse.transaction(apply, message=f"{run.flow} {run.run_id}")
 
 
-def update_mentions(writer: Writer, rows: pa.Table) -> int:
-    """Bring the `news_mentions` of these items in line with their text; return rows changed.
+def update_mentions(writer: Writer, rows: pa.Table, result: UpsertResult,
+                    batch: NewsBatch) -> int:
+    """Bring the `news_mentions` of the items this transaction wrote in line with their text;
+    return rows changed.
 
-    An item that is unchanged finds the mentions it already has, so nothing is written.
+    Their mentions were found before the transaction (`join_rows`); only an item that another
+    writer changed since it was read is matched here.
     """
-    if rows.num_rows == 0:
+    written = pa.concat_arrays([result.inserted_keys["item_id"].combine_chunks(),
+                                result.replaced["item_id"].combine_chunks()])
+    if len(written) == 0:
         return 0
-    matchers = compile_matchers(writer.read(COUNTRY_TERMS))
-    stored = writer.read(NEWS_MENTIONS, where="list_contains(?::VARCHAR[], item_id)",
-                         parameters=[rows["item_id"].to_pylist()])
-    changes = mention_changes(stored, find_mentions(rows, matchers))
+    found = batch.mentions.filter(pc.is_in(batch.mentions["item_id"], value_set=written))
+    late = pc.invert(pc.is_in(written, value_set=pa.array(batch.changed, pa.string())))
+    if pc.any(late).as_py():
+        missed = rows.filter(pc.is_in(rows["item_id"], value_set=written.filter(late)))
+        matchers = compile_matchers(writer.read(COUNTRY_TERMS))
+        found = pa.concat_tables([found, find_mentions(missed, matchers)])
+    stored = writer.lookup(NEWS_MENTIONS, "item_id", written)
+    changes = mention_changes(stored, found)
     return writer.delete(NEWS_MENTIONS, changes.removed) + writer.append(
         NEWS_MENTIONS, changes.added)
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.mentions import NEWS_MENTIONS
 from schemas.news import NEWS, NEWS_ITEM_HASHES, NEWS_REVISIONS
 from schemas.table import Rejection, to_arrow
 from tasks.ledger import RunInfo
@@ -33,9 +34,11 @@ class NewsBatch:
         moved: stored rows whose date moved them to another partition (to remove there).
         counts: per source, how many items are new, updated or unchanged.
         rejected: records refused so far.
+        changed: item_ids of the rows that are new or differ from their stored version.
         hashes: (item_id, source, raw_hash) of the items read from the documents; a null
             raw_hash: the document could not be read item by item.
         unchanged: (source, item_id) of the items left unparsed, not in `rows`.
+        mentions: the `news_mentions` rows of the `changed` items.
     """
 
     rows: pa.Table
@@ -43,8 +46,10 @@ class NewsBatch:
     moved: pa.Table
     counts: dict[str, Counter] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
     hashes: pa.Table = field(default_factory=NEWS_ITEM_HASHES.empty)
     unchanged: pa.Table = field(default_factory=UNCHANGED.empty_table)
+    mentions: pa.Table = field(default_factory=NEWS_MENTIONS.empty)
 
 
 def article_links(candidates: pa.Table, known: pa.Table, max_attempts: int,
@@ -96,7 +101,7 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
     """
     stored = {row["item_id"]: row for row in known.to_pylist()}
     pages = {row["link"]: row for row in articles.to_pylist()}
-    rows, revisions, moved = [], [], []
+    rows, revisions, moved, changed = [], [], [], []
     counts: dict[str, Counter] = defaultdict(Counter)
     seen: set[str] = set()
     for candidate in candidates.rows.to_pylist():
@@ -111,7 +116,10 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
     for row in rows:
         row["duplicate_of"] = _link_duplicate(primaries, row)
         old = stored.get(row["item_id"])
-        counts[row["source"]][_status(old, row)] += 1
+        status = _status(old, row)
+        counts[row["source"]][status] += 1
+        if status != "unchanged":
+            changed.append(row["item_id"])
         if old is not None and old["content_hash"] != row["content_hash"]:
             revisions.append(_revision(old, row, old["run_id"], run, now))
         if old is not None and _month(old["published_at"]) != _month(row["published_at"]):
@@ -131,6 +139,7 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
         moved=pa.Table.from_pylist(moved, schema=NEWS.arrow_schema),
         counts=dict(counts),
         rejected=candidates.rejected + unrepresentable,
+        changed=changed,
         hashes=candidates.rows.select(NEWS_ITEM_HASHES.column_names),
         unchanged=unchanged,
     )
