@@ -9,7 +9,7 @@ import pytest
 
 from schemas import NEWS, NEWS_MENTIONS
 from schemas.mentions import country_terms
-from tasks.news.mentions import compile_matchers, find_mentions, russian_forms
+from tasks.news.mentions import compile_matchers, find_mentions, russian_forms, term_forms
 from tests.fakes.news_site import HTML, NewsSite, fixture
 from warehouse import Warehouse, run_query
 
@@ -177,3 +177,24 @@ def test_an_item_another_writer_changed_meanwhile_is_matched_in_the_transaction(
     assert added == expected.num_rows == 20
     order = [(column, "ascending") for column in NEWS_MENTIONS.key]
     assert warehouse.read(NEWS_MENTIONS).sort_by(order) == expected.sort_by(order)
+
+
+def scanned(text: str, matchers) -> set[tuple[str, str]]:
+    """The plain way: every country's pattern over the whole text."""
+    return {(m.country, m.terms[found.lastgroup])
+            for m in matchers for found in m.pattern.finditer(text)}
+
+
+def test_matching_at_hint_words_finds_what_a_full_scan_finds():
+    import random
+
+    matchers = compile_matchers(country_terms())
+    forms = [f for row in country_terms().to_pylist()
+             for f in term_forms(row["term"], row["language"], row["forms"])]
+    glue = [" ", ", ", "-", "'s ", "\n", "", "«", "» ", ". ", "s ", "ian "]
+    rng = random.Random(11)
+    for _ in range(300):
+        words = rng.choices([*forms, "the", "summit", "Sri", "City", "Нью", "новый"], k=12)
+        words = [w.lower() if rng.random() < 0.2 else w for w in words]
+        text = "".join(w + rng.choice(glue) for w in words)
+        assert mentions(text) == scanned(text, matchers), text
