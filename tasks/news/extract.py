@@ -163,8 +163,7 @@ def join_rows(candidates: Candidates, known: Known, articles: pa.Table,
     """News rows as they should now be stored, and the mentions of those that changed (found
     here, not in the write transaction)."""
     batch = build_rows(candidates, known.rows, known.urls, articles, run, utc_now())
-    changed = batch.rows.filter(pc.is_in(batch.rows["item_id"],
-                                         value_set=pa.array(batch.changed, pa.string())))
+    changed = batch.rows.filter(pc.is_in(batch.rows["item_id"], value_set=batch.changed))
     batch.mentions = find_mentions(changed, compile_matchers(known.terms))
     return batch
 
@@ -236,7 +235,7 @@ def update_mentions(writer: Writer, rows: pa.Table, result: UpsertResult,
     if len(written) == 0:
         return 0
     found = batch.mentions.filter(pc.is_in(batch.mentions["item_id"], value_set=written))
-    late = pc.invert(pc.is_in(written, value_set=pa.array(batch.changed, pa.string())))
+    late = pc.invert(pc.is_in(written, value_set=batch.changed))
     if pc.any(late).as_py():
         missed = rows.filter(pc.is_in(rows["item_id"], value_set=written.filter(late)))
         matchers = compile_matchers(writer.read(COUNTRY_TERMS))

@@ -46,7 +46,7 @@ class NewsBatch:
     moved: pa.Table
     counts: dict[str, Counter] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
+    changed: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
     hashes: pa.Table = field(default_factory=NEWS_ITEM_HASHES.empty)
     unchanged: pa.Table = field(default_factory=UNCHANGED.empty_table)
     mentions: pa.Table = field(default_factory=NEWS_MENTIONS.empty)
@@ -139,7 +139,7 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
         moved=pa.Table.from_pylist(moved, schema=NEWS.arrow_schema),
         counts=dict(counts),
         rejected=candidates.rejected + unrepresentable,
-        changed=changed,
+        changed=pa.array(changed, pa.string()),
         hashes=candidates.rows.select(NEWS_ITEM_HASHES.column_names),
         unchanged=unchanged,
     )

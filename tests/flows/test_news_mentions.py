@@ -168,7 +168,8 @@ def test_an_item_another_writer_changed_meanwhile_is_matched_in_the_transaction(
     none = NEWS.empty()
     batch = build_rows(found, none, none.select(URL_COLUMNS), ARTICLE_RESULT.empty_table(),
                        RunInfo("r1", "ingest-news", {}), dt.datetime.now(dt.UTC))
-    batch.changed, batch.mentions = [], NEWS_MENTIONS.empty()  # found nothing beforehand
+    batch.changed = pa.array([], pa.string())  # found nothing beforehand
+    batch.mentions = NEWS_MENTIONS.empty()
     warehouse = Warehouse(tmp_path / "data", lock_timeout=5)
     with warehouse.write() as writer:
         result = writer.upsert(NEWS, batch.rows)
