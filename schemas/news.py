@@ -132,6 +132,9 @@ NEWS_ITEM_HASHES = Table(
                doc="blake2b of the item's raw bytes (a listing: of its block as read), keyed "
                    "with what it inherits from its document (parser version, site link, "
                    "language, the markup around the items)"),
+        Column("row_updated_at", UTC_TIMESTAMP,
+               doc="news.updated_at when the hash was taken: a row changed since by anything "
+                   "else (an article page, an older release, a hand) is read again"),
     ),
     key=("item_id",),
 )

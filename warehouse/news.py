@@ -11,15 +11,16 @@ from warehouse.store import Warehouse, lookup_rows
 
 URL_COLUMNS = ["item_id", "url", "duplicate_of", "first_seen_at"]
 
-# An item may go unparsed only when parsing it again could not change its row: no article is
-# still to come for it (`_with_article` fills only an empty body), and it is linked to the
-# item a fresh join would link it to (the first stored non-duplicate with its url, else none).
+# An item may go unparsed only when parsing it again could not change its row: nothing wrote
+# the row since its hash was taken, no article is still to come for it (`_with_article` fills
+# only an empty body), and it is linked to the item a fresh join would link it to (the first
+# stored non-duplicate with its url, else none).
 REUSABLE = f"""
 WITH mine AS (
     SELECT n.item_id, n.source, n.url, n.duplicate_of, h.raw_hash
     FROM "{NEWS.name}" n JOIN "{NEWS_ITEM_HASHES.name}" h USING (item_id)
     WHERE list_contains($sources::VARCHAR[], n.source) AND h.source = n.source
-      AND (NOT $with_articles OR n.body IS NOT NULL)
+      AND h.row_updated_at = n.updated_at AND (NOT $with_articles OR n.body IS NOT NULL)
 ),
 primaries AS (
     SELECT url, first(item_id ORDER BY first_seen_at, item_id) AS primary_id

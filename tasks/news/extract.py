@@ -248,9 +248,13 @@ def update_mentions(writer: Writer, rows: pa.Table, result: UpsertResult,
 
 def record_hashes(writer: Writer, hashes: pa.Table) -> None:
     """Keep each stored item's raw hash in step with the bytes its row was last read from: a
-    parsed item's new hash replaces its old one; one read without a hash loses it."""
+    parsed item's new hash replaces its old one, with the row's `updated_at` as now stored;
+    one read without a hash loses it."""
     known = pc.is_valid(hashes["raw_hash"])
-    writer.upsert(NEWS_ITEM_HASHES, hashes.filter(known))
+    rows = writer.lookup(NEWS, "item_id", hashes["item_id"], ["item_id", "updated_at"])
+    current = hashes.filter(known).join(rows, "item_id", join_type="inner")
+    writer.upsert(NEWS_ITEM_HASHES, current.rename_columns(
+        {"updated_at": "row_updated_at"}).select(NEWS_ITEM_HASHES.column_names))
     unknown = hashes.filter(pc.invert(known))
     if unknown.num_rows:
         stored = writer.lookup(NEWS_ITEM_HASHES, "item_id", unknown["item_id"])

@@ -15,13 +15,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.mentions import NEWS_MENTIONS
-from schemas.news import NEWS, NEWS_ITEM_HASHES, NEWS_REVISIONS
+from schemas.news import NEWS, NEWS_REVISIONS
 from schemas.table import Rejection, to_arrow
 from tasks.ledger import RunInfo
 from tasks.news.normalise import CANDIDATE_COLUMNS, UNCHANGED, Candidates
 from warehouse.merge import LINEAGE_COLUMNS
 
 COMPARED = [c for c in NEWS.column_names if c not in LINEAGE_COLUMNS]
+HASHES = pa.schema([("item_id", pa.string()), ("source", pa.string()), ("raw_hash", pa.string())])
 
 
 @dataclass
@@ -47,7 +48,7 @@ class NewsBatch:
     counts: dict[str, Counter] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
     changed: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
-    hashes: pa.Table = field(default_factory=NEWS_ITEM_HASHES.empty)
+    hashes: pa.Table = field(default_factory=HASHES.empty_table)
     unchanged: pa.Table = field(default_factory=UNCHANGED.empty_table)
     mentions: pa.Table = field(default_factory=NEWS_MENTIONS.empty)
 
@@ -140,7 +141,7 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
         counts=dict(counts),
         rejected=candidates.rejected + unrepresentable,
         changed=pa.array(changed, pa.string()),
-        hashes=candidates.rows.select(NEWS_ITEM_HASHES.column_names),
+        hashes=candidates.rows.select(["item_id", "source", "raw_hash"]),
         unchanged=unchanged,
     )
 

@@ -3,8 +3,10 @@ items are parsed, and the warehouse ends up exactly as a whole read would leave 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from schemas import NEWS, NEWS_ITEM_HASHES, NEWS_MENTIONS, NEWS_REVISIONS
@@ -150,3 +152,26 @@ def test_a_document_read_whole_drops_the_hashes_of_its_items(site, tmp_path, nor
     assert titles["infoshos-en-21391"] == (
         "Chinas Foreign Minister Calls For Free Trade Deal With EU")
     assert Warehouse(data).read(NEWS_ITEM_HASHES).num_rows == 15
+
+
+def test_a_row_another_writer_changed_is_read_again(site, tmp_path, normalised):
+    feed = site.serve("/rss.xml", SNAPSHOT)
+    data = tmp_path / "data"
+    ingest(data, feed)
+    # An older release (or a hand) edits a row and knows nothing of its hash.
+    warehouse = Warehouse(data)
+    row = next(r for r in warehouse.read(NEWS).to_pylist() if r["guid"] == "infoshos-en-21391")
+    row.update(title="Edited by hand", updated_at=row["updated_at"] + dt.timedelta(seconds=1))
+    warehouse.transaction(lambda writer: writer.upsert(
+        NEWS, pa.Table.from_pylist([row], schema=NEWS.arrow_schema)))
+    site.serve("/rss.xml", SNAPSHOT.replace(b"12:00:00 +0300</lastBuild",
+                                            b"12:30:00 +0300</lastBuild"))
+    result = ingest(data, feed)
+    assert normalised == [15, 1] and (result["updated"], result["unchanged"]) == (1, 14)
+    titles = {r["guid"]: r["title"] for r in Warehouse(data).read(NEWS).to_pylist()}
+    assert titles["infoshos-en-21391"] == (
+        "Chinas Foreign Minister Calls For Free Trade Deal With EU")
+    hashes = Warehouse(data).read(NEWS_ITEM_HASHES).to_pylist()
+    stored = {r["item_id"]: r["updated_at"] for r in Warehouse(data).read(NEWS).to_pylist()}
+    assert len(hashes) == 15 and all(h["row_updated_at"] == stored[h["item_id"]]
+                                     for h in hashes)
