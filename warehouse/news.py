@@ -75,6 +75,8 @@ def known_news(warehouse: Warehouse, candidates: pa.Table, sources: list[str],
                max_attempts: int, waiting: int) -> KnownNews:
     """The stored rows of the `candidates` (item_id, url), up to `waiting` more awaiting an
     article, and the items sharing a url with any of them — all from one snapshot."""
+    if candidates.num_rows == 0 and waiting <= 0:  # every item unchanged, no article wanted
+        return KnownNews(NEWS.empty(), NEWS.empty().select(URL_COLUMNS))
     columns = ", ".join(f'"{name}"' for name in NEWS.column_names)
     with warehouse.reader() as connection:
         mine = lookup_rows(connection, NEWS, "item_id", candidates["item_id"])
