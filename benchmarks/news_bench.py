@@ -13,6 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -24,10 +25,9 @@ from pytest_httpserver import HTTPServer
 from requests.structures import CaseInsensitiveDict
 
 from schemas import LOADS, NEWS
-from tasks.http import HttpPolicy
-from tasks.news.articles import extract_article, fetch_articles
+from tasks.http import HttpPolicy, deal
+from tasks.news.articles import combine_pages, extract_article, fetch_articles
 from tasks.news.extract import parse_document
-from tasks.news.fetch import article_client
 from tasks.news.normalise import normalise_document
 from warehouse import Warehouse
 
@@ -175,8 +175,15 @@ def bench_articles() -> dict[str, float]:
     server.start()
     try:
         links = [server.url_for(f"/a?n={n}") for n in range(ARTICLES)]
-        client = article_client(HttpPolicy(min_interval=0))
-        result, fetched = timed(lambda: fetch_articles(client, links, 4))
+        policy = HttpPolicy(min_interval=0)
+        shares = deal(links, 4)  # as the flow does: four shares fetched at once
+
+        def fetch_all():
+            with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+                parts = list(pool.map(lambda s: fetch_articles(policy, s, len(shares)), shares))
+            return combine_pages(parts).pages
+
+        result, fetched = timed(fetch_all)
     finally:
         server.stop()
     assert result["error"].null_count == ARTICLES, "every bench article should extract"

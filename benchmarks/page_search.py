@@ -31,13 +31,14 @@ import pyarrow as pa
 from PIL import Image
 from pytest_httpserver import HTTPServer
 
-from flows.cli_page import page_server
+from flows.cli.page import page_server
 from schemas import COUNTRY_TERMS, NEWS
 from tasks.news.mentions import compile_matchers, find_mentions
 from tasks.page.build import build_day
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
-from tests.fakes.news_site import HTML, NewsSite, fixture
+from tests.fakes.news_site import NewsSite
+from tests.fakes.seed import ingest_page_days
 from tests.flows.test_page import CHROMIUM, CHROMIUM_ARGS, DAYS
 from warehouse import Warehouse
 from warehouse.search import rebuild_index, refresh_index, search
@@ -80,21 +81,10 @@ def synthetic_news(count: int) -> pa.Table:
 
 
 def load(data: Path, cbr_url: str) -> Warehouse:
-    from flows.news import ingest_news
-    from flows.rates import ingest_rates
-
-    for start, end in ((dt.date(2002, 2, 26), dt.date(2002, 3, 2)),
-                       (dt.date(2019, 12, 1), dt.date(2019, 12, 17)),
-                       (dt.date(2025, 9, 1), dt.date(2025, 9, 15))):
-        ingest_rates(start=start, end=end, data_dir=str(data), cbr_url=cbr_url)
     server = HTTPServer()
     server.start()
     try:
-        site = NewsSite(server)
-        feeds = [site.serve("/rss.xml", fixture("rss_en_2019-12-17.xml")),
-                 site.serve("/atom.xml", site.local("atom_en.xml"), "application/atom+xml")]
-        site.serve("/en/?idn=9472", fixture("article_en_moiseev_interview.html"), HTML)
-        ingest_news(feeds=feeds, fetch_articles=True, data_dir=str(data))
+        ingest_page_days(data, cbr_url, NewsSite(server))
     finally:
         server.stop()
     return Warehouse(data)

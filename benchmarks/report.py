@@ -1,10 +1,13 @@
-"""The figures as a table, and the targets of issue 6 judged against them."""
+"""The figures as a table, and the targets of issue 6 judged against them.
+
+The targets are judged in `benchmarks.targets`; `render` shows them under the tables.
+"""
 
 from __future__ import annotations
 
 import statistics
 
-from benchmarks.settings import TARGETS
+from benchmarks.targets import catchup_pair, median, only_changed, peak_rss, targets, years_label
 
 SECTIONS = ("backfill", "catchup", "queries", "news")
 
@@ -21,78 +24,6 @@ def render(figures: dict) -> str:
         mark = {True: "met   ", False: "MISSED", None: "n/a   "}[target["met"]]
         lines.append(f"  [{mark}] {target['target']}: {target['measured']}")
     return "\n".join(lines)
-
-
-def targets(figures: dict) -> list[dict]:
-    """Each target of the issue with what was measured and whether it was met."""
-    out = []
-
-    def add(name: str, measured, met: bool | None, shown: str | None = None) -> None:
-        out.append({"target": name, "measured": shown if shown is not None else measured,
-                    "met": met})
-
-    backfill = {ms: s for ms, s in figures.get("backfill", {}).items() if "error" not in s}
-    for ms, section in backfill.items():
-        sco = section["sco_etl"]
-        ids = max(sco["server"]["dynamic_ids"], 1)
-        add(f"backfill at {ms} ms: <= {TARGETS['backfill_requests_per_id']} HTTP requests per "
-            "currency ID", sco["requests"] / ids,
-            sco["requests"] / ids <= TARGETS["backfill_requests_per_id"],
-            f"{sco['requests']} requests / {ids} IDs = {sco['requests'] / ids:.2f}")
-        add(f"backfill at {ms} ms: <= {TARGETS['backfill_task_runs']} Prefect task runs",
-            sco["task_runs"], sco["task_runs"] <= TARGETS["backfill_task_runs"])
-        rss = _rss(sco)
-        add(f"backfill at {ms} ms: peak RSS < {TARGETS['backfill_peak_rss_mb']:.0f} MB",
-            rss, rss < TARGETS["backfill_peak_rss_mb"], f"{rss:.0f} MB (flow process)")
-    if "50" in backfill:
-        section = backfill["50"]
-        speed = section["peer"]["scaled_seconds"] / section["sco_etl"]["seconds"]
-        goal = TARGETS["backfill_speedup_at_50ms"]
-        add(f"backfill at 50 ms: >= {goal:.0f}x faster than the peer (flow, Prefect running)",
-            speed, speed >= goal, f"{speed:.1f}x")
-        if "seconds" in section.get("cli", {}):
-            speed = section["peer"]["scaled_seconds"] / section["cli"]["seconds"]
-            add(f"backfill at 50 ms: >= {goal:.0f}x faster than the peer (plain CLI, "
-                "temporary Prefect server included)", speed, speed >= goal, f"{speed:.1f}x")
-    if "0" in backfill:
-        work = backfill["0"]["sco_etl"]["seconds"]
-        goal = TARGETS["backfill_work_seconds_loopback"]
-        add(f"backfill on loopback: own work < {goal:.0f} s (Prefect server already running)",
-            work, work < goal, f"{work:.1f} s")
-    catchup = figures.get("catchup", {})
-    for ms, stores in catchup.get("latencies", {}).items():  # none when the section failed
-        small, large = _catchup_pair(stores)
-        ratio = _median(large, "seconds") / _median(small, "seconds")
-        add(f"catch-up at {ms} ms: cost ratio {_years(stores)} <= {TARGETS['catchup_ratio']}",
-            ratio, ratio <= TARGETS["catchup_ratio"], f"{ratio:.2f} (wall time)")
-        only = _only_changed(catchup, stores)
-        add(f"catch-up at {ms} ms: only changed partitions rewritten", only, only,
-            "yes" if only else f"no: {_rewritten(stores)}")
-    queries = figures.get("queries", {}).get("queries", {})
-    for name, query in queries.items():
-        goal = TARGETS["query_speedup"]
-        add(f"query {name}: >= {goal:.0f}x faster than pandas", query["speedup"],
-            query["speedup"] >= goal, f"{query['speedup']:.1f}x vs tuned pandas "
-            f"({query['duckdb_ms']:.0f} ms vs {query['pandas_ms']:.0f} ms); "
-            f"{query['speedup_vs_defaults']:.1f}x vs pandas defaults")
-    if "monthly_average" in queries:
-        ms = queries["monthly_average"]["duckdb_ms"]
-        goal = TARGETS["monthly_average_ms"]
-        add(f"monthly average over all history < {goal:.0f} ms", ms, ms < goal, f"{ms:.0f} ms")
-    news = figures.get("news", {})
-    if news.get("status") == "measured":
-        goal = TARGETS["news_ingest_seconds"]
-        add(f"news: {news['items']:,} items ingested < {goal:.0f} s", news["ingest_seconds"],
-            news["ingest_seconds"] < goal, f"{news['ingest_seconds']:.1f} s")
-        goal = TARGETS["news_reingest_seconds"]
-        for kind in ("same", "rebuilt"):
-            seconds, rows = news[f"reingest_{kind}_seconds"], news[f"reingest_{kind}_rows_written"]
-            add(f"news: unchanged re-ingest ({kind} document) < {goal:.0f} s, 0 rows written",
-                seconds, seconds < goal and rows == 0, f"{seconds:.1f} s, {rows} rows written")
-    elif news:
-        add("news section", None, None,
-            f"{news.get('status', 'not measured')}: {news.get('reason') or news.get('error')}")
-    return out
 
 
 def _heading(figures: dict) -> str:
@@ -156,7 +87,7 @@ def _backfill(figures: dict) -> list[str]:
         f"({s['sco_etl']['server']['dynamic_ids']})")
     row("Prefect task runs", lambda s: str(s["sco_etl"]["task_runs"]))
     row("rows written", lambda s: f"{s['sco_etl']['rows_written']:,}")
-    row("peak RSS, flow process (MB)", lambda s: _mb(_rss(s["sco_etl"])))
+    row("peak RSS, flow process (MB)", lambda s: _mb(peak_rss(s["sco_etl"])))
     row("peak RSS, CLI process / tree (MB)", lambda s: (
         f"{s['cli']['peak_rss_mb']:.0f} / {s['cli']['peak_tree_rss_mb']:.0f}" if _cli(s)
         else "-"))
@@ -166,7 +97,7 @@ def _backfill(figures: dict) -> list[str]:
     row("  CPU time in the slice (s)", lambda s: _s(s["peer"].get("cpu_seconds")))
     row("  requests, whole history", lambda s: f"{s['peer']['full_requests']:,}")
     row("  rows written in the slice", lambda s: f"{s['peer']['rows']:,}")
-    row("  peak RSS, peer process (MB)", lambda s: _mb(_rss(s["peer"])))
+    row("  peak RSS, peer process (MB)", lambda s: _mb(peak_rss(s["peer"])))
     row("ratio peer / sco-etl flow", lambda s: _x(s["peer"]["scaled_seconds"]
                                                   / s["sco_etl"]["seconds"]))
     row("ratio peer / sco-etl CLI", lambda s: _x(
@@ -199,27 +130,27 @@ def _catchup(figures: dict) -> list[str]:
 
     rows.append(("history stored (rows)", [f"{stores[y]['rows']:,}"
                                            for _ in latencies for y in years]))
-    row("wall time, median (s)", lambda runs: _s(_median(runs, "seconds")))
-    row("  CPU time of the process (s)", lambda runs: _s(_median(runs, "cpu_seconds")))
+    row("wall time, median (s)", lambda runs: _s(median(runs, "seconds")))
+    row("  CPU time of the process (s)", lambda runs: _s(median(runs, "cpu_seconds")))
     row("  tasks other than fetching (s)", lambda runs: _s(statistics.median(
         r["tasks_total_seconds"] - r["task_seconds"].get("fetch-cbr-documents", 0)
         for r in runs)))
     row("HTTP requests", lambda runs: str(runs[0]["requests"]))
     row("rows written", lambda runs: str(runs[0]["rows_written"]))
-    row("Parquet bytes written", lambda runs: f"{_median(runs, 'bytes_changed'):,.0f}")
-    row("catalog (catalog.sqlite) bytes", lambda runs: f"{_median(runs, 'catalog_bytes'):,.0f}")
+    row("Parquet bytes written", lambda runs: f"{median(runs, 'bytes_changed'):,.0f}")
+    row("catalog (catalog.sqlite) bytes", lambda runs: f"{median(runs, 'catalog_bytes'):,.0f}")
     row("files written", lambda runs: str(len(runs[0]["files_changed"])))
     row("rates partitions rewritten", lambda runs: ",".join(
         p.split("=")[-1] for p in runs[0]["rates_partitions_rewritten"]) or "none")
     lines = _table("2. Daily catch-up", columns, rows)
     for ms in latencies:
         stores = catchup["latencies"][ms]
-        small, large = _catchup_pair(stores)
-        wall = _median(large, "seconds") / _median(small, "seconds")
-        cpu = _median(large, "cpu_seconds") / _median(small, "cpu_seconds")
-        written = _median(large, "bytes_changed") / max(_median(small, "bytes_changed"), 1)
-        only = "yes" if _only_changed(catchup, stores) else "no"
-        lines.append(f"  ratio {_years(stores)} at {ms} ms: wall {wall:.2f}, CPU {cpu:.2f}, "
+        small, large = catchup_pair(stores)
+        wall = median(large, "seconds") / median(small, "seconds")
+        cpu = median(large, "cpu_seconds") / median(small, "cpu_seconds")
+        written = median(large, "bytes_changed") / max(median(small, "bytes_changed"), 1)
+        only = "yes" if only_changed(catchup, stores) else "no"
+        lines.append(f"  ratio {years_label(stores)} at {ms} ms: wall {wall:.2f}, CPU {cpu:.2f}, "
                      f"bytes {written:.2f}; only changed partitions rewritten: {only}")
     return lines
 
@@ -277,35 +208,6 @@ def _news(figures: dict) -> list[str]:
 def _cli(section: dict) -> float | None:
     """The CLI's wall time, None when it was not run or failed (the error is in the JSON)."""
     return section.get("cli", {}).get("seconds")
-
-
-def _catchup_pair(stores: dict) -> tuple[list[dict], list[dict]]:
-    years = sorted(stores, key=int)
-    return stores[years[0]]["runs"], stores[years[-1]]["runs"]
-
-
-def _years(stores: dict) -> str:
-    years = sorted(stores, key=int)
-    return f"{years[-1]}y/{years[0]}y"
-
-
-def _rewritten(stores: dict) -> list[str]:
-    return sorted({p for store in stores.values() for run in store["runs"]
-                   for p in run["rates_partitions_rewritten"]})
-
-
-def _only_changed(catchup: dict, stores: dict) -> bool:
-    return set(_rewritten(stores)) <= set(catchup["expected_partitions"]) and all(
-        run["rows_written"] > 0 for store in stores.values() for run in store["runs"])
-
-
-def _median(runs: list[dict], key: str) -> float:
-    return statistics.median(run[key] for run in runs)
-
-
-def _rss(result: dict) -> float:
-    process = result.get("process")
-    return process["peak_rss_mb"] if process else result["peak_rss_mb"]
 
 
 def _s(value) -> str:

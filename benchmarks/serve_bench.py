@@ -28,17 +28,11 @@ from pathlib import Path
 import httpx
 import psutil
 
+from flows.server import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 SCO_ETL = ROOT / ".venv" / "bin" / "sco-etl"
 IDLE_CRON = "0 0 1 1 *"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ready(url: str) -> bool:
@@ -77,7 +71,7 @@ def tree_cpu(pid: int) -> float:
 
 
 def one_round(data: Path, idle: float, pycache: str | None) -> dict:
-    port = free_port()
+    port = free_port(None)
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(SCO_ETL_DATA_DIR=str(data), PREFECT_HOME=str(data.parent / "home"),
                PREFECT_SERVER_API_PORT=str(port), PREFECT_SERVER_ANALYTICS_ENABLED="false")

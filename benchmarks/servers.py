@@ -8,17 +8,11 @@ The added latency is applied to every request, cached or not.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +21,7 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from flows.server import LocalServer, free_port
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
 
@@ -93,7 +88,7 @@ class CachedCbr:
 def serve_cbr(history: History) -> Iterator[tuple[CachedCbr, str]]:
     """A threaded CBR service on a free loopback port; yields it and its base URL."""
     service = CachedCbr(history)
-    server = HTTPServer(host="127.0.0.1", port=free_port(), threaded=True)
+    server = HTTPServer(host="127.0.0.1", port=free_port(None), threaded=True)
     server.expect_request(EVERY_PATH).respond_with_handler(service)
     server.start()
     try:
@@ -103,67 +98,23 @@ def serve_cbr(history: History) -> Iterator[tuple[CachedCbr, str]]:
         server.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class PrefectServer:
-    """`prefect server start` on a free loopback port, its database in a temporary home."""
+    """The project's `LocalServer`, API only, on a free loopback port, its database in a
+    temporary home; it keeps how long it took to become healthy."""
 
     def __init__(self, env: dict[str, str], log_dir: Path, timeout: float = 240.0) -> None:
-        self.port = free_port()
-        self.api_url = f"http://127.0.0.1:{self.port}/api"
-        self.home = tempfile.mkdtemp(prefix="sco-bench-prefect-")
-        self.env = {**env, "PREFECT_HOME": self.home, "PREFECT_API_URL": ""}
-        self.log_path = log_dir / "prefect-server.log"
-        self.timeout = timeout
-        self.process: subprocess.Popen | None = None
+        self.home = Path(tempfile.mkdtemp(prefix="sco-bench-prefect-"))
+        self.server = LocalServer(self.home, free_port(None), timeout, environ=env, ui=False,
+                                  log=log_dir / "prefect-server.log")
+        self.api_url = self.server.api_url
         self.startup_seconds: float | None = None
 
     def __enter__(self) -> PrefectServer:
         started = time.perf_counter()
-        with self.log_path.open("w") as log:
-            self.process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "prefect"), "server", "start",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--no-ui", "--analytics-off"],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        try:
-            self._wait_healthy()
-        except BaseException:
-            self.stop()
-            raise
+        self.server.__enter__()
         self.startup_seconds = time.perf_counter() - started
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stop()
+        self.server.stop()  # its whole process group
         shutil.rmtree(self.home, ignore_errors=True)
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"prefect server exited; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.25)
-        raise TimeoutError(f"prefect server not healthy after {self.timeout:.0f} s; "
-                           f"see {self.log_path}")
-
-    def stop(self) -> None:
-        """Stop the server and everything it started (its own process group)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()

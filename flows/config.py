@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from schemas.checks import iso_alpha_codes
 from schemas.errors import ConfigError
 from schemas.reference import default_sco_currency_codes
 from tasks import settings
+from tasks.cbr import settings as cbr_settings
+from tasks.cbr.client import CbrSource
 from tasks.http import HttpPolicy
 from warehouse import LakeSettings, S3Settings, Warehouse
 from warehouse.lake import CATALOG_FILE, DATA_DIR, parse_catalog
 
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_LOCK_TIMEOUT = 60.0
-ISO_ALPHA = re.compile(r"[A-Z]{3}")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class Config:
 
     def warehouse(self) -> Warehouse:
         return Warehouse(self.data_dir, self.lock_timeout, self.lake)
+
+    @property
+    def cbr(self) -> CbrSource:
+        return CbrSource(self.cbr_url, self.http)
 
 
 def resolve(
@@ -49,12 +54,9 @@ def resolve(
         min_interval=_seconds("SCO_ETL_REQUEST_INTERVAL", settings.MIN_REQUEST_INTERVAL),
         read_timeout=_seconds("SCO_ETL_HTTP_TIMEOUT", settings.READ_TIMEOUT),
     )
-    codes = [c.strip().upper() for c in codes if c.strip()]
     # Checked here, before any request or write: a code reaches CBR queries and the ledger.
-    bad = [c for c in codes if not ISO_ALPHA.fullmatch(c)]
-    if bad:
-        raise ConfigError(f"not ISO 4217 alpha codes: {', '.join(bad)} (expected e.g. CNY,KZT)")
-    url = cbr_url or os.environ.get("SCO_ETL_CBR_URL") or settings.CBR_URL
+    codes = iso_alpha_codes(codes)
+    url = cbr_url or os.environ.get("SCO_ETL_CBR_URL") or cbr_settings.CBR_URL
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"SCO_ETL_CBR_URL must be an http(s) URL, not {url!r}")
     root = resolve_data_dir(data_dir)

@@ -125,18 +125,18 @@ def schedules(spec: DeploymentSpec) -> list[Schedule]:
     return built
 
 
-def load_flow(spec: DeploymentSpec) -> Flow | None:
-    """The flow of the spec's entrypoint, or None while its module does not exist yet.
+def load_flow(spec: DeploymentSpec) -> Flow:
+    """The flow of the spec's entrypoint.
 
     Raises:
-        ConfigError: the module exists but has no such flow.
+        ConfigError: there is no such module, or it has no such flow.
     """
     try:
         module = importlib.import_module(spec.module)
     except ModuleNotFoundError as e:
         if e.name != spec.module:
             raise  # the module exists and is broken: say so, never hide it
-        return None
+        raise ConfigError(f"deployment {spec.name}: {spec.entrypoint} does not exist") from e
     flow = getattr(module, spec.function, None)
     if flow is None or not hasattr(flow, "to_deployment"):
         raise ConfigError(f"deployment {spec.name}: {spec.entrypoint} is not a Prefect flow")
@@ -164,15 +164,11 @@ def runner_deployment(spec: DeploymentSpec, flow: Flow,
     )
 
 
-def runner_deployments(
-    specs: list[DeploymentSpec], extra_tags: tuple[str, ...] = (),
-) -> tuple[list[RunnerDeployment], list[DeploymentSpec]]:
-    """Deployments of the specs whose flow module exists, and the specs skipped for lack of one."""
-    built, skipped = [], []
-    for spec in specs:
-        flow = load_flow(spec)
-        if flow is None:
-            skipped.append(spec)
-        else:
-            built.append(runner_deployment(spec, flow, extra_tags))
-    return built, skipped
+def runner_deployments(specs: list[DeploymentSpec],
+                       extra_tags: tuple[str, ...] = ()) -> list[RunnerDeployment]:
+    """Deployments of the specs for `serve()`.
+
+    Raises:
+        ConfigError: a spec's entrypoint is not a flow of this project.
+    """
+    return [runner_deployment(spec, load_flow(spec), extra_tags) for spec in specs]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+from schemas.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,10 +59,25 @@ FIRST_RATE_DATE = dt.date(1992, 7, 1)
 """The first date of the CBR official rate series."""
 
 CBR_ID = Rule.str_matches(r"^R\d{5}[A-Z]?$", name="cbr_id_format")
-ISO_ALPHA = Rule.str_matches(r"^[A-Z]{3}$", name="iso_alpha_code")
+ISO_ALPHA_CODE = re.compile(r"[A-Z]{3}")
+"""An ISO 4217 alpha code: three capital Latin letters."""
+ISO_ALPHA = Rule.str_matches(f"^{ISO_ALPHA_CODE.pattern}$", name="iso_alpha_code")
 ISO_NUMERIC = Rule.str_matches(r"^\d{3}$", name="iso_numeric_code")
 POSITIVE = Rule.gt(0, name="positive")
 FREQUENCY = Rule.isin(["daily", "monthly"], name="frequency")
+
+
+def iso_alpha_codes(codes: Iterable[str]) -> list[str]:
+    """Currency codes as given by a user, stripped and upper-cased; blank ones dropped.
+
+    Raises:
+        ConfigError: one is not an ISO 4217 alpha code (it would reach CBR queries and SQL).
+    """
+    wanted = [code.strip().upper() for code in codes if code.strip()]
+    bad = [code for code in wanted if not ISO_ALPHA_CODE.fullmatch(code)]
+    if bad:
+        raise ConfigError(f"not ISO 4217 alpha codes: {', '.join(bad)} (expected e.g. CNY,KZT)")
+    return wanted
 
 
 def tomorrow_in_moscow() -> dt.date:

@@ -22,6 +22,14 @@ class SourceError(ScoEtlError):
 class TransientSourceError(SourceError):
     """A failure that may pass: timeout, connection error, 5xx, 429. Retried with backoff."""
 
+    def __init__(self, message: str, *, url: str | None = None, cause: str | None = None,
+                 retry_after: float | None = None, final: bool = False):
+        super().__init__(message, url=url, cause=cause)
+        self.retry_after = retry_after
+        """Seconds the server asked us to wait (429/503 Retry-After), if it said."""
+        self.final = final
+        """Not worth retrying within this run (the server asked for too long a wait)."""
+
 
 class SourceFormatError(SourceError):
     """A 200 response that is not the document we asked for. Never retried, never stored."""

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import requests
+import tenacity
 
 from schemas.errors import SourceRejectedError, TransientSourceError
 from tasks import settings
@@ -27,6 +28,20 @@ TRANSIENT_EXCEPTIONS = (
     requests.exceptions.ChunkedEncodingError,  # includes a body shorter than Content-Length
     requests.exceptions.ContentDecodingError,
 )
+
+
+def deal(items: list, parts: int) -> list[list]:
+    """`items` dealt into at most `parts` similar shares, none empty: one per parallel fetch.
+
+    Each share's client is then built with `share=len(shares)`, so that the fetches running
+    at once keep the source's rate together.
+    """
+    shares = [items[i::max(1, parts)] for i in range(max(1, parts))]
+    return [share for share in shares if share]
+
+
+def _worth_retrying(error: BaseException) -> bool:
+    return isinstance(error, TransientSourceError) and not error.final
 
 
 def network_cause(error: requests.RequestException) -> str:
@@ -60,6 +75,10 @@ class HttpPolicy:
     min_interval: float = settings.MIN_REQUEST_INTERVAL
     max_bytes: int = settings.MAX_BODY_BYTES
     max_redirects: int = settings.MAX_REDIRECTS
+    budget: float | None = None
+    """Seconds one client may spend in all, retries and waits included: the timeout of the
+    task that builds it. Enforced here, between socket reads, because a Prefect timeout
+    cannot interrupt a task running in a worker thread."""
 
 
 @dataclass
@@ -85,6 +104,8 @@ class HttpClient:
         self._session.max_redirects = self.policy.max_redirects
         self._lock = threading.Lock()
         self._next_slot = 0.0
+        self._deadline = (time.monotonic() + self.policy.budget
+                          if self.policy.budget is not None else None)
 
     def get(
         self, url: str, params: Mapping[str, str] | None = None,
@@ -96,43 +117,59 @@ class HttpClient:
             TransientSourceError: still failing after every attempt.
             SourceRejectedError: a permanent refusal (4xx, redirect loop, body too large).
         """
-        last: TransientSourceError | None = None
-        for attempt in range(1, self.policy.attempts + 1):
-            try:
-                response = self._get_once(url, params, headers)
-            except TransientSourceError as e:
-                last = e
-                delay = self._backoff(attempt)
-            else:
-                if response.status in ok:
-                    return response
-                failure = self._classify(response)
-                if isinstance(failure, SourceRejectedError):
-                    raise failure
-                last = failure
-                delay = self._retry_after(response) or self._backoff(attempt)
-                if delay > self.policy.max_retry_after:
-                    raise TransientSourceError(
-                        f"{response.url} asked us to wait {delay:.0f} s (429 Retry-After); "
-                        "giving up for now, the next scheduled run will try again",
-                        url=response.url, cause=f"HTTP 429, asked us to wait {delay:.0f} s",
-                    )
-            if attempt < self.policy.attempts:
-                # `retry` lets the CLI show the retries on its progress line, not as log lines.
-                log.warning("%s (attempt %d/%d); retrying in %.1f s",
-                            last, attempt, self.policy.attempts, delay,
-                            extra={"retry": (last.cause, attempt, self.policy.attempts)})
-                time.sleep(delay)
-        assert last is not None
-        raise TransientSourceError(f"{last} — gave up after {self.policy.attempts} attempts",
-                                   url=last.url, cause=last.cause)
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(_worth_retrying),
+            stop=tenacity.stop_after_attempt(self.policy.attempts),
+            wait=self._wait, before_sleep=self._log_retry, reraise=True,
+        )
+        try:
+            return retrying(self._get_ok, url, params, headers, ok)
+        except TransientSourceError as last:
+            if last.final:
+                raise
+            raise TransientSourceError(
+                f"{last} — gave up after {self.policy.attempts} attempts",
+                url=last.url, cause=last.cause) from last
+
+    def _get_ok(self, url: str, params, headers, ok: tuple[int, ...]) -> Response:
+        response = self._get_once(url, params, headers)
+        if response.status in ok:
+            return response
+        failure = self._classify(response)
+        delay = self._retry_after(response)
+        if isinstance(failure, TransientSourceError) and delay is not None:
+            if delay > self.policy.max_retry_after:
+                raise TransientSourceError(
+                    f"{response.url} asked us to wait {delay:.0f} s (429 Retry-After); "
+                    "giving up for now, the next scheduled run will try again",
+                    url=response.url, cause=f"HTTP 429, asked us to wait {delay:.0f} s",
+                    final=True,
+                )
+            failure.retry_after = delay
+        raise failure
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception()
+        if error.retry_after is not None:
+            return error.retry_after
+        # Exponential with jitter, so parallel clients do not retry in step.
+        return self.policy.backoff * 2 ** (state.attempt_number - 1) * (
+            0.5 + random.random() / 2)
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception()
+        # `retry` lets the CLI show the retries on its progress line, not as log lines.
+        log.warning("%s (attempt %d/%d); retrying in %.1f s", error, state.attempt_number,
+                    self.policy.attempts, state.upcoming_sleep,
+                    extra={"retry": (error.cause, state.attempt_number, self.policy.attempts)})
 
     def _get_once(self, url: str, params, headers) -> Response:
+        timeout = (self._bounded(self.policy.connect_timeout, url),
+                   self._bounded(self.policy.read_timeout, url))
         self._wait_for_slot()
         try:
             with self._session.get(
-                url, params=params, headers=headers, stream=True,
-                timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                url, params=params, headers=headers, stream=True, timeout=timeout,
             ) as raw:
                 body = self._read_limited(raw)
                 return Response(raw.url, raw.status_code, raw.headers, body)
@@ -143,9 +180,22 @@ class HttpClient:
             raise TransientSourceError(f"{url}: {type(e).__name__}: {e}",
                                        url=url, cause=network_cause(e)) from e
 
+    def _bounded(self, timeout: float, url: str) -> float:
+        """`timeout`, cut to what is left of the budget; past it, the work stops here."""
+        if self._deadline is None:
+            return timeout
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TransientSourceError(
+                f"{url}: still fetching after {self.policy.budget:g} s, the time this "
+                "step may take; the next run will try again",
+                url=url, cause=f"took longer than {self.policy.budget:g} s", final=True)
+        return min(timeout, left)
+
     def _read_limited(self, raw: requests.Response) -> bytes:
         chunks, size = [], 0
         for chunk in raw.iter_content(64 * 1024):
+            self._bounded(self.policy.read_timeout, raw.url)
             size += len(chunk)
             if size > self.policy.max_bytes:
                 raise SourceRejectedError(
@@ -163,10 +213,6 @@ class HttpClient:
             self.requests_made += 1
         if slot > now:
             time.sleep(slot - now)
-
-    def _backoff(self, attempt: int) -> float:
-        # Exponential with jitter, so parallel clients do not retry in step.
-        return self.policy.backoff * 2 ** (attempt - 1) * (0.5 + random.random() / 2)
 
     @staticmethod
     def _classify(response: Response) -> TransientSourceError | SourceRejectedError:

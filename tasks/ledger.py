@@ -27,6 +27,21 @@ class RunInfo:
     started_at: dt.datetime = field(default_factory=utc_now)
 
 
+@dataclass
+class LoadCounts:
+    """What a run did to its main table: the counts every load reports."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    """Records sent to quarantine."""
+    revisions: int
+    """Earlier versions of changed rows kept in the revisions table."""
+    partitions: list[str]
+    """Partitions the upsert rewrote."""
+
+
 def quarantine_rows(dataset: str, rejections: list[Rejection], run: RunInfo) -> pa.Table:
     now = utc_now()
     return pa.Table.from_pylist(

@@ -28,6 +28,9 @@ BOARD = """
 SELECT country, status, char_code, currency, nominal, value, rate_date
 FROM board(?::DATE)
 """
+BOARD_HEADERS = {"country": "Country", "char_code": "Code", "currency": "Currency",
+                 "nominal": "Den.", "value": "Rate", "rate_date": "Set for", "status": "Status"}
+"""How people see the board's columns (the `sco-etl board` table, the rates-run artifact)."""
 
 # A monthly-set currency's dates say little about CBR's daily calendar; daily-set ones do.
 PUBLISHED_DATES = f"""

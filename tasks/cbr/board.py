@@ -13,8 +13,6 @@ from prefect.cache_policies import NO_CACHE
 from warehouse import Warehouse, reports
 
 ARTIFACT_KEY = "rates-board"
-COLUMNS = {"country": "Country", "char_code": "Code", "currency": "Currency",
-           "nominal": "Den.", "value": "Rate", "rate_date": "Set for", "status": "Status"}
 RIGHT_ALIGNED = {"nominal", "value"}
 
 
@@ -22,13 +20,13 @@ def board_markdown(rows: pa.Table, day: dt.date | None) -> str:
     """The board as a markdown table, titled with the effective date it shows."""
     if day is None:
         return "### SCO currencies / ruble\n\nNo rates stored yet.\n"
-    names = [name for name in COLUMNS if name in rows.column_names]
+    names = [name for name in reports.BOARD_HEADERS if name in rows.column_names]
     lines = [
         f"### SCO currencies / ruble, effective {day}",
         "",
         "Official rates of the Bank of Russia: rubles per *Den.* units.",
         "",
-        "| " + " | ".join(COLUMNS[name] for name in names) + " |",
+        "| " + " | ".join(reports.BOARD_HEADERS[name] for name in names) + " |",
         "|" + "|".join("---:" if name in RIGHT_ALIGNED else "---" for name in names) + "|",
     ]
     for row in rows.to_pylist():

@@ -40,11 +40,6 @@ def _russia() -> holidays.HolidayBase:
         "RU", years=range(holidays.RU.start_year, holidays.RU.end_year + 1), expand=False)
 
 
-def is_holiday(day: dt.date) -> bool:
-    """Whether `day` is a Russian public holiday or a day off moved there by decree."""
-    return day in _russia()
-
-
 def is_working_day(day: dt.date) -> bool:
     """Whether Russia works on `day`: a weekday but no holiday, or a weekend worked by decree."""
     return _russia().is_working_day(day)

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urljoin
 
-from tasks.http import HttpClient
-from tasks.settings import CBR_DATE_FORMAT
+from tasks.cbr.settings import CBR_DATE_FORMAT
+from tasks.http import HttpClient, HttpPolicy
+
+
+@dataclass(frozen=True)
+class CbrSource:
+    """Where the CBR service is and how to talk to it: all a task needs to make its own client."""
+
+    url: str
+    http: HttpPolicy
+
+    def client(self, share: int = 1, budget: float | None = None) -> CbrClient:
+        """A new client, paced so that `share` of them running at once keep the policy's rate,
+        that gives up once it has spent `budget` seconds (the timeout of its task)."""
+        policy = replace(self.http, min_interval=self.http.min_interval * max(1, share),
+                         budget=budget)
+        return CbrClient(self.url, HttpClient(policy))
 
 
 @dataclass

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from schemas import CURRENCIES
-from schemas.errors import ConfigError
+from schemas.checks import iso_alpha_codes
 from schemas.reference import currency_lineage
-from tasks.cbr.parse import DirectoryEntry, RateRecord
+from tasks.cbr.records import DirectoryEntry, RateRecord
 
 
 @dataclass
@@ -83,11 +83,12 @@ class CurrencySet:
 
 
 def resolve(directory: Directory, codes: list[str]) -> CurrencySet:
-    """Every CBR ID carrying one of `codes`, predecessors and renamed IDs included."""
-    wanted = [code.strip().upper() for code in codes if code.strip()]
-    bad = [code for code in wanted if not (len(code) == 3 and code.isalpha() and code.isascii())]
-    if bad:
-        raise ConfigError(f"not ISO 4217 alpha codes: {', '.join(bad)} (expected e.g. CNY,KZT)")
+    """Every CBR ID carrying one of `codes`, predecessors and renamed IDs included.
+
+    Raises:
+        ConfigError: a code is not an ISO 4217 alpha code.
+    """
+    wanted = iso_alpha_codes(codes)
     lineage = currency_lineage().to_pylist()
     expanded = set(wanted) | {r["predecessor_code"] for r in lineage if r["char_code"] in wanted}
     daily, monthly = [], []

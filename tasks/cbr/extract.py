@@ -1,115 +1,140 @@
-"""The read side of the rates work: fetch CBR documents, turn them into validated rows.
+"""The read side of the rates work: fetch CBR documents and turn them into validated rows.
 
-Plain functions; `tasks/cbr/prefect_tasks.py` wraps them as Prefect tasks, and
-`tasks/cbr/load.py` writes what they produce.
+Plain functions; `tasks.cbr.prefect_tasks` wraps them as Prefect tasks and
+`tasks.cbr.load` writes what they produce. Each fetch task builds its own HTTP client from
+a `CbrSource`, so a share of a run's requests can run in another process or on another host.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 
 from schemas import RATES, UNPUBLISHED_DATES, to_arrow, validate
 from schemas.table import Rejection, Validated
 from tasks.cbr import calendar
-from tasks.cbr.client import CbrClient
+from tasks.cbr.client import CbrClient, CbrSource
 from tasks.cbr.currencies import CurrencySet, Directory
-from tasks.cbr.parse import (
-    RateRecord,
-    parse_daily,
-    parse_directory,
-    parse_dynamic,
-)
+from tasks.cbr.parse import parse_daily, parse_dynamic
 from tasks.cbr.planning import DailyRequest, Request
+from tasks.cbr.records import RateRecord
+from tasks.cbr.settings import FETCH_TIMEOUT
 from tasks.ledger import RunInfo, utc_now
 
 progress_log = logging.getLogger("sco_etl.progress")
 
 
 @dataclass
-class Fetched:
-    """A document as received, with the request that produced it."""
-
-    request: Request
-    body: bytes
-
-
-@dataclass
 class RateBatch:
-    """Rate rows of one run, typed but not yet validated, and what could not be read.
-
-    Rows travel as an Arrow table: Prefect passes it between tasks without walking it.
-    """
+    """Rate rows of one share of a run's documents, typed but not validated, and what could
+    not be read. Rows travel as an Arrow table: Prefect passes it between tasks without
+    walking it."""
 
     rows: pa.Table
     rejected: list[Rejection]
+    answered: dict[dt.date, dt.date] = field(default_factory=dict)
+    """Daily requests: the date asked for → the effective date of the document CBR sent."""
+    registered: dict[str, dict] = field(default_factory=dict)
+    """Currency IDs the documents carried that the directory did not list, with their rows."""
+    requests_made: int = 0
+
+
+@dataclass
+class CheckedRates:
+    """A run's rows after the schema checks, with the dates CBR set no rate on."""
+
+    validated: Validated
     unpublished: pa.Table
-    """Dates asked for that CBR answered with an earlier document: no rate was set on them."""
+    directory: Directory
+    """The run's directory with every ID the documents carried."""
 
 
-def load_directory(client: CbrClient, stored: pa.Table, refresh: bool) -> Directory:
-    """The currency directory: fetched fresh (d=0 and d=1) when asked or when none is stored."""
-    if not refresh and stored.num_rows:
-        return Directory.from_table(stored)
-    return Directory.from_entries(
-        parse_directory(client.directory(monthly=False)),
-        parse_directory(client.directory(monthly=True)),
-    )
+def fetch_rates(
+    source: CbrSource, requests: list[Request], directory: Directory,
+    currency_set: CurrencySet, run: RunInfo, share: int = 1,
+) -> RateBatch:
+    """Fetch and parse one share of the planned documents.
+
+    Each document is parsed as soon as it arrives, while the client waits for its next slot,
+    so parsing costs no time beyond the politeness interval. `share` is how many such fetches
+    run at once: each paces itself so that together they keep the source's rate.
+
+    Raises:
+        SourceError: a document could not be fetched; nothing is written.
+        SourceFormatError: a document is not what was asked for; nothing is written.
+    """
+    client = source.client(share, budget=FETCH_TIMEOUT)
+    try:
+        batch = parse_documents(_fetched(client, requests), directory, currency_set, run)
+    except Exception as error:
+        # The ledger of a failed run still counts what was asked of the source.
+        error.requests_made = client.http.requests_made
+        raise
+    batch.requests_made = client.http.requests_made
+    return batch
 
 
-def fetch_documents(client: CbrClient, requests: list[Request], workers: int) -> list[Fetched]:
-    """Fetch every planned document, a few at a time; any failure fails the whole fetch."""
-
-    def fetch(request: Request) -> Fetched:
+def _fetched(client: CbrClient, requests: list[Request]) -> Iterator[tuple[Request, bytes]]:
+    for request in requests:
         if isinstance(request, DailyRequest):
-            return Fetched(request, client.daily(request.on))
-        return Fetched(request, client.dynamic(request.cbr_id, request.start, request.end))
-
-    fetched: list[Fetched] = []
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cbr") as pool:
-        for document in pool.map(fetch, requests):
-            fetched.append(document)
-            progress_log.info("fetched %d/%d CBR documents", len(fetched), len(requests),
-                              extra={"progress": (len(fetched), len(requests))})
-    return fetched
+            yield request, client.daily(request.on)
+        else:
+            yield request, client.dynamic(request.cbr_id, request.start, request.end)
+        progress_log.info("fetched a CBR document", extra={"progress": 1})
 
 
 def parse_documents(
-    documents: list[Fetched], directory: Directory, currency_set: CurrencySet,
-    run: RunInfo,
+    documents: Iterable[tuple[Request, bytes]], directory: Directory,
+    currency_set: CurrencySet, run: RunInfo,
 ) -> RateBatch:
-    """Parse every document into rate rows of the wanted currencies.
+    """Rate rows of the wanted currencies from each (request, body), in arrival order.
 
     Raises:
-        SourceFormatError: a document is not what was asked for; nothing is written.
+        SourceFormatError: a document is not what was asked for.
     """
+    known = Directory(dict(directory.rows))
+    batch = RateBatch(RATES.empty(), [])
     rows: list[dict] = []
-    rejected: list[Rejection] = []
-    answered: dict[dt.date, dt.date] = {}
-    wanted = currency_set.ids
+    # One timestamp per run: shares parsed apart must give one key the same row.
+    loaded_at = run.started_at
     codes = set(currency_set.codes)
-    loaded_at = utc_now()
-    for document in documents:
-        if isinstance(document.request, DailyRequest):
-            parsed = parse_daily(document.body)
-            answered[document.request.on] = parsed.rate_date
+    for request, body in documents:
+        if isinstance(request, DailyRequest):
+            parsed = parse_daily(body)
+            batch.answered[request.on] = parsed.rate_date
             # A daily document lists every currency; keep ours, by ID or by code for new IDs.
-            records = [r for r in parsed.records if r.cbr_id in wanted or r.char_code in codes]
+            records = [r for r in parsed.records
+                       if r.cbr_id in currency_set.ids or r.char_code in codes]
         else:
-            parsed = parse_dynamic(document.body)
+            parsed = parse_dynamic(body)
             records = parsed.records
-        rejected += [Rejection(bad.element, bad.reason) for bad in parsed.bad]
+        batch.rejected += [Rejection(bad.element, bad.reason) for bad in parsed.bad]
         for record in records:
-            directory.register(record)
-            row = _row(record, directory, isinstance(document.request, DailyRequest), run,
-                       loaded_at)
-            (rejected if isinstance(row, Rejection) else rows).append(row)
-    typed, unrepresentable = to_arrow(RATES, rows)
-    return RateBatch(typed, rejected + unrepresentable, _unpublished(answered, run, loaded_at))
+            known.register(record)
+            row = _row(record, known, isinstance(request, DailyRequest), run, loaded_at)
+            (batch.rejected if isinstance(row, Rejection) else rows).append(row)
+    batch.rows, unrepresentable = to_arrow(RATES, rows)
+    batch.rejected += unrepresentable
+    batch.registered = {k: v for k, v in known.rows.items() if k not in directory.rows}
+    return batch
+
+
+def validate_rates(batches: list[RateBatch], directory: Directory,
+                   run: RunInfo) -> CheckedRates:
+    """Schema checks over every share; rows that fail go to quarantine with the reason."""
+    rows = pa.concat_tables([b.rows for b in batches]) if batches else RATES.empty()
+    rejected = [r for b in batches for r in b.rejected]
+    answered = {asked: got for b in batches for asked, got in b.answered.items()}
+    complete = Directory(dict(directory.rows))
+    for batch in batches:
+        for cbr_id, row in batch.registered.items():
+            complete.rows.setdefault(cbr_id, row)
+    return CheckedRates(validate(RATES, rows, rejected), _unpublished(answered, run, utc_now()),
+                        complete)
 
 
 def _unpublished(answered: dict[dt.date, dt.date], run: RunInfo,
@@ -123,11 +148,6 @@ def _unpublished(answered: dict[dt.date, dt.date], run: RunInfo,
             for asked, got in sorted(answered.items())
             if got < asked < latest and calendar.is_publication_date(asked)]
     return pa.Table.from_pylist(rows, schema=UNPUBLISHED_DATES.arrow_schema)
-
-
-def validate_rates(batch: RateBatch) -> tuple[Validated, pa.Table]:
-    """Schema checks; rows that fail go to quarantine with the reason."""
-    return validate(RATES, batch.rows, batch.rejected), batch.unpublished
 
 
 def _row(record: RateRecord, directory: Directory, from_daily: bool, run: RunInfo,

@@ -10,43 +10,38 @@ import pyarrow as pa
 
 from schemas import CURRENCIES, LOADS, QUARANTINE, RATE_REVISIONS, RATES, UNPUBLISHED_DATES
 from schemas.errors import ScoEtlError
-from schemas.table import Validated, validate
-from tasks.cbr.currencies import CurrencySet, Directory
+from schemas.table import validate
+from tasks.cbr.currencies import CurrencySet
+from tasks.cbr.extract import CheckedRates
 from tasks.cbr.gaps import missing_publication_dates
 from tasks.cbr.planning import Window
-from tasks.ledger import RunInfo, load_row, quarantine_rows, utc_now
+from tasks.cbr.run_plan import RatesPlan
+from tasks.ledger import LoadCounts, RunInfo, load_row, quarantine_rows, utc_now
 from warehouse import Warehouse, Writer
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class RatesWritten:
+class RatesWritten(LoadCounts):
     """What one run changed in the warehouse."""
 
-    inserted: int
-    updated: int
-    unchanged: int
-    rejected: int
-    revisions: int
-    partitions: list[str]
     rows_written: int
     missing_dates: list[dt.date]
     unquoted_codes: list[str]
 
 
-def write_rates(
-    warehouse: Warehouse, checked: tuple[Validated, pa.Table], directory: Directory,
-    run: RunInfo, window: Window, currency_set: CurrencySet, requests: int,
-) -> RatesWritten:
+def write_rates(warehouse: Warehouse, checked: CheckedRates, plan: RatesPlan, run: RunInfo,
+                requests: int) -> RatesWritten:
     """Upsert the rows, log revisions, refresh the directory, quarantine rejects, add a load row.
 
     All of it is one transaction: on any failure the warehouse stays as it was.
     """
-    validated, unpublished = checked
+    validated, unpublished = checked.validated, checked.unpublished
+    window, currency_set = plan.window, plan.currency_set
     # A directory entry that breaks its declared checks (a code that is no ISO code, an ID
     # that is no CBR ID) is quarantined, never stored (issue 5).
-    listed = validate(CURRENCIES, directory.to_table())
+    listed = validate(CURRENCIES, checked.directory.to_table())
 
     def apply(writer: Writer) -> RatesWritten:
         result = writer.upsert(RATES, validated.rows)
@@ -87,25 +82,6 @@ def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,
                               message=f"{run.flow} {run.run_id} failed")
     except (ScoEtlError, OSError) as ledger_error:
         log.warning("could not record the failed run in the loads ledger: %s", ledger_error)
-
-
-def latest_rate_date(warehouse: Warehouse) -> dt.date | None:
-    return warehouse.latest(RATES, "rate_date")
-
-
-def find_gaps(warehouse: Warehouse, before: dt.date, limit: int) -> list[dt.date]:
-    """The latest `limit` missing publication dates before `before`, for a catch-up to heal.
-
-    A stored date is never one, whatever the calendar says; neither is a date CBR confirmed it
-    set no rate on (`unpublished_dates`).
-    """
-    present = set(warehouse.distinct(RATES, "rate_date"))
-    if not present:
-        return []
-    unpublished = set(warehouse.distinct(UNPUBLISHED_DATES, "rate_date"))
-    end = min(before - dt.timedelta(days=1), max(present))
-    gaps = missing_publication_dates(present, min(present), end, unpublished)
-    return gaps[-limit:]
 
 
 def _revisions(replaced: pa.Table, new_rows: pa.Table, run: RunInfo) -> pa.Table:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from schemas.checks import FIRST_RATE_DATE
 from schemas.errors import ConfigError
-from tasks import settings
+from tasks.cbr import settings
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,11 @@
-"""Prefect task wrappers of the rates work: names, retries, no caching of live data."""
+"""Prefect task wrappers of the rates work: names, no caching of live data.
+
+Retries and timeouts live in the HTTP seam (`tasks.http`): retries per request, since
+retrying a whole task would ask CBR again for documents it already gave; timeouts as each
+client's budget, since a Prefect timeout cannot interrupt a task in a worker thread.
+Every input is a plain value (settings, dates, Arrow tables), so a task can run on a Dask
+worker as well as in the flow's process.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +13,18 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from tasks.cbr import extract, load
-from tasks.cbr.planning import Window
+from tasks.cbr import extract, load, run_plan, summary
 
-fetch_directory = task(name="fetch-currency-directory", cache_policy=NO_CACHE)(
-    extract.load_directory
-)
-fetch_documents = task(name="fetch-cbr-documents", cache_policy=NO_CACHE)(extract.fetch_documents)
-parse_documents = task(name="parse-cbr-documents", cache_policy=NO_CACHE)(extract.parse_documents)
+# Timeouts: each network task's client gives up after its budget (`DIRECTORY_TIMEOUT`,
+# `FETCH_TIMEOUT`), enforced in the HTTP seam between socket reads.
+plan_rates = task(name="plan-rates", cache_policy=NO_CACHE)(run_plan.plan_rates)
+fetch_rates = task(name="fetch-cbr-documents", cache_policy=NO_CACHE)(extract.fetch_rates)
 validate_rates = task(name="validate-rates", cache_policy=NO_CACHE)(extract.validate_rates)
 write_rates = task(name="write-rates", cache_policy=NO_CACHE)(load.write_rates)
 
 
 @task(name="publish-rates-summary", cache_policy=NO_CACHE)
-def publish_summary(written: load.RatesWritten, window: Window, requests: int) -> None:
+def publish_summary(result: summary.RatesSummary) -> None:
     """A table artifact of what the run wrote, rejected and found missing."""
-    missing = ", ".join(str(d) for d in written.missing_dates[:20])
-    if len(written.missing_dates) > 20:
-        missing += f" … ({len(written.missing_dates)} in all)"
-    create_table_artifact(
-        key="rates-load",
-        table=[
-            {"what": "window", "value": f"{window.start} .. {window.end}"},
-            {"what": "HTTP requests", "value": requests},
-            {"what": "rates written (new)", "value": written.inserted},
-            {"what": "rates revised", "value": written.updated},
-            {"what": "rates unchanged", "value": written.unchanged},
-            {"what": "records rejected (quarantine)", "value": written.rejected},
-            {"what": "partitions rewritten", "value": ", ".join(written.partitions) or "none"},
-            {"what": "publication dates missing", "value": missing or "none"},
-            {"what": "not quoted by CBR", "value": ", ".join(written.unquoted_codes) or "none"},
-        ],
-        description=f"CBR rates load {window.start} .. {window.end}",
-    )
+    create_table_artifact(key="rates-load", table=summary.artifact_rows(result),
+                          description=f"CBR rates load {' .. '.join(result.window)}")

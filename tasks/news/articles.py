@@ -1,4 +1,4 @@
-"""Article pages: extract title, date, author and body text; fetch them a few at a time.
+"""Article pages: extract title, date, author and body text; fetch a share of them.
 
 `extract_article` is pure (bytes in, `Article` out): a site layout when the page has one
 (InfoSHOS keeps the article in `td.text` of an old table layout), trafilatura otherwise.
@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -18,8 +16,9 @@ import trafilatura
 from bs4 import BeautifulSoup, Tag
 
 from schemas.errors import SourceError, SourceFormatError
-from tasks.http import HttpClient
-from tasks.news.fields import parse_published, plain_text
+from tasks.http import HttpClient, HttpPolicy
+from tasks.news.fetch import article_client
+from tasks.news.fields import header_charset, parse_published, plain_text
 from tasks.news.settings import ARTICLE_ACCEPT
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ def extract_article(body: bytes, url: str, headers: Mapping[str, str] | None = N
     Raises:
         SourceFormatError: no article text on the page.
     """
-    soup = BeautifulSoup(body, "lxml", from_encoding=_charset(headers or {}))
+    soup = BeautifulSoup(body, "lxml", from_encoding=header_charset(headers or {}))
     for layout in SITE_LAYOUTS:
         container = soup.select_one(layout.container)
         if container is not None:
@@ -87,27 +86,41 @@ def extract_article(body: bytes, url: str, headers: Mapping[str, str] | None = N
     return _by_trafilatura(body, url)
 
 
-def fetch_articles(client: HttpClient, links: list[str], workers: int) -> pa.Table:
-    """Fetch and extract each page, `workers` at a time, paced by the client.
+@dataclass
+class ArticlePages:
+    """Extracted article pages (`ARTICLE_RESULT` rows) and the requests they took."""
+
+    pages: pa.Table
+    requests_made: int
+
+
+def fetch_articles(policy: HttpPolicy, links: list[str], share: int = 1) -> ArticlePages:
+    """Fetch and extract each page in turn, paced as one of `share` fetches running at once.
 
     A page that fails leaves an error instead of a body; the item is tried again next run.
     """
+    client = article_client(policy, share)
+    rows = [_fetch_article(client, link) for link in links]
+    return ArticlePages(pa.Table.from_pylist(rows, schema=ARTICLE_RESULT), client.requests_made)
 
-    def fetch(link: str) -> dict:
-        try:
-            response = client.get(link, headers={"Accept": ARTICLE_ACCEPT})
-            article = extract_article(response.body, response.url, response.headers)
-        except SourceError as e:
-            return {"link": link, "error": str(e)}
-        except Exception as e:
-            log.warning("article extraction failed for %s", link, exc_info=True)
-            return {"link": link, "error": f"extraction failed: {type(e).__name__}: {e}"}
-        return {"link": link, "body": article.body, "author": article.author,
-                "published_at": article.published_at}
 
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="article") as pool:
-        rows = list(pool.map(fetch, links))
-    return pa.Table.from_pylist(rows, schema=ARTICLE_RESULT)
+def combine_pages(parts: list[ArticlePages]) -> ArticlePages:
+    """The pages of every share, as one result."""
+    tables = [part.pages for part in parts] or [ARTICLE_RESULT.empty_table()]
+    return ArticlePages(pa.concat_tables(tables), sum(part.requests_made for part in parts))
+
+
+def _fetch_article(client: HttpClient, link: str) -> dict:
+    try:
+        response = client.get(link, headers={"Accept": ARTICLE_ACCEPT})
+        article = extract_article(response.body, response.url, response.headers)
+    except SourceError as e:
+        return {"link": link, "error": str(e)}
+    except Exception as e:
+        log.warning("article extraction failed for %s", link, exc_info=True)
+        return {"link": link, "error": f"extraction failed: {type(e).__name__}: {e}"}
+    return {"link": link, "body": article.body, "author": article.author,
+            "published_at": article.published_at}
 
 
 def _by_layout(container: Tag, layout: SiteLayout) -> Article:
@@ -149,8 +162,3 @@ def _by_trafilatura(body: bytes, url: str) -> Article:
 
 def _text(element: Tag) -> str:
     return " ".join(element.get_text(" ").split())
-
-
-def _charset(headers: Mapping[str, str]) -> str | None:
-    match = re.search(r"charset=([\w-]+)", headers.get("Content-Type", ""), re.IGNORECASE)
-    return match.group(1) if match else None

@@ -17,7 +17,14 @@ import pyarrow as pa
 from schemas.errors import SourceError
 from schemas.news import FEED_STATE
 from tasks.http import HttpClient, HttpPolicy, Response
-from tasks.news.settings import ARTICLE_ATTEMPTS, FEED_ACCEPT, FEED_ATTEMPTS, PARSER_VERSION
+from tasks.news.settings import (
+    ARTICLE_ATTEMPTS,
+    ARTICLES_TIMEOUT,
+    FEED_ACCEPT,
+    FEED_ATTEMPTS,
+    PARSER_VERSION,
+    SOURCES_TIMEOUT,
+)
 
 
 @dataclass
@@ -33,14 +40,26 @@ class SourceFetch:
         return self.response is not None and self.response.status == 304
 
 
+@dataclass
+class SourceFetches:
+    """Every source's answer, and how many HTTP requests they took."""
+
+    fetches: list[SourceFetch]
+    requests_made: int
+
+
 def feed_client(policy: HttpPolicy) -> HttpClient:
     """The HTTP seam for feeds and listing pages, with the run's politeness settings."""
-    return HttpClient(replace(policy, attempts=FEED_ATTEMPTS))
+    return HttpClient(replace(policy, attempts=FEED_ATTEMPTS, budget=SOURCES_TIMEOUT))
 
 
-def article_client(policy: HttpPolicy) -> HttpClient:
-    """The HTTP seam for article pages: fewer attempts, since a failure is retried next run."""
-    return HttpClient(replace(policy, attempts=ARTICLE_ATTEMPTS))
+def article_client(policy: HttpPolicy, share: int = 1) -> HttpClient:
+    """The HTTP seam for article pages: fewer attempts, since a failure is retried next run.
+
+    `share` clients fetching at once each pace themselves to keep the policy's rate together.
+    """
+    return HttpClient(replace(policy, attempts=ARTICLE_ATTEMPTS, budget=ARTICLES_TIMEOUT,
+                              min_interval=policy.min_interval * max(1, share)))
 
 
 def conditional_headers(state: Mapping | None) -> dict[str, str]:
@@ -53,9 +72,10 @@ def conditional_headers(state: Mapping | None) -> dict[str, str]:
     return headers
 
 
-def fetch_sources(client: HttpClient, sources: list[str], states: pa.Table,
-                  workers: int) -> list[SourceFetch]:
+def fetch_sources(policy: HttpPolicy, sources: list[str], states: pa.Table,
+                  workers: int) -> SourceFetches:
     """GET every source, a few at a time; a source that fails does not stop the others."""
+    client = feed_client(policy)
     known = {row["source"]: row for row in states.to_pylist()}
 
     def fetch(source: str) -> SourceFetch:
@@ -67,7 +87,8 @@ def fetch_sources(client: HttpClient, sources: list[str], states: pa.Table,
         return SourceFetch(source, response)
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="feed") as pool:
-        return list(pool.map(fetch, sources))
+        fetches = list(pool.map(fetch, sources))
+    return SourceFetches(fetches, client.requests_made)
 
 
 def body_hash(body: bytes) -> str:

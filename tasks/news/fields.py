@@ -1,4 +1,5 @@
-"""Pure normalisers of news fields: plain text, safe HTML, canonical links, Moscow-aware dates.
+"""Pure normalisers of news fields: plain text, safe HTML, canonical links, Moscow-aware dates,
+the charset a response declares.
 
 No I/O, no logging: every function maps values to values.
 """
@@ -11,6 +12,7 @@ import hashlib
 import html
 import re
 import time
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
@@ -30,6 +32,7 @@ RFC822_ZONES = frozenset({"UT", "UTC", "GMT", "Z", "EST", "EDT", "CST", "CDT", "
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SAFE_URL_SCHEMES = {"http", "https", "mailto"}
 MAX_UNESCAPE_ROUNDS = 5
+CHARSET = re.compile(r"charset=([\w-]+)", re.IGNORECASE)
 
 
 def plain_text(value: str | None) -> str | None:
@@ -110,6 +113,16 @@ def canonical_url(link: str) -> str:
         if not key.lower().startswith("utm_") and key.lower() not in TRACKING_PARAMS
     )
     return urlunsplit(("https", netloc, parts.path or "/", urlencode(query, quote_via=quote), ""))
+
+
+def header_charset(headers: Mapping[str, str]) -> str | None:
+    """The charset of a `Content-Type` header, or None when it names none.
+
+    Given to BeautifulSoup as `from_encoding`: the HTTP charset, when given, wins; without it
+    BeautifulSoup reads the page's own meta tag.
+    """
+    match = CHARSET.search(headers.get("Content-Type", ""))
+    return match.group(1) if match else None
 
 
 def parse_published(raw: str | None,

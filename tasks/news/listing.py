@@ -14,6 +14,7 @@ from bs4 import BeautifulSoup, Tag
 
 from schemas.errors import SourceFormatError
 from tasks.news.feeds import FeedItem, ParsedDocument
+from tasks.news.fields import header_charset
 
 DATE_TEXT = re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{4}\s+\d{1,2}:\d{2}\b")
 WHOLE_DATE = re.compile(r"^\s*\d{1,2}\.\d{1,2}\.\d{4}\s+\d{1,2}:\d{2}\s*$")
@@ -28,7 +29,7 @@ def parse_listing(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedDo
     Raises:
         SourceFormatError: the page holds no dated headline at all.
     """
-    soup = BeautifulSoup(body, "lxml", from_encoding=_charset(headers))
+    soup = BeautifulSoup(body, "lxml", from_encoding=header_charset(headers))
     base = soup.find("base", href=True)
     base_url = str(base["href"]) if base else url
     root = soup.find("html")
@@ -74,9 +75,3 @@ def _date_in(block: Tag, anchor: Tag) -> str | None:
         if match:
             return match.group(0)
     return None
-
-
-def _charset(headers: Mapping[str, str]) -> str | None:
-    # The HTTP charset, when given, wins; otherwise BeautifulSoup reads the page's meta tag.
-    match = re.search(r"charset=([\w-]+)", headers.get("Content-Type", ""), re.IGNORECASE)
-    return match.group(1) if match else None

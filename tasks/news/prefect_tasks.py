@@ -1,7 +1,9 @@
 """Prefect task wrappers of the news work: names, no caching of live data.
 
 Big data travels between tasks as Arrow tables, never as lists of dicts, which Prefect would
-walk item by item.
+walk item by item. Every input is a plain value (settings, URLs, Arrow tables), so a task can
+run on a Dask worker as well as in the flow's process. Retries and timeouts (each client's
+budget) live in the HTTP seam.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from schemas.news import FEED_STATE
-from tasks.news import articles, extract, fetch, search
+from tasks.news import articles, extract, fetch, load, search
 from warehouse import Warehouse
 
 
@@ -23,6 +25,8 @@ def read_feed_state(warehouse: Warehouse) -> pa.Table:
 
 
 read_reusable = task(name="read-reusable-news", cache_policy=NO_CACHE)(extract.read_reusable)
+# Timeouts: each network task's client gives up after its budget (`SOURCES_TIMEOUT`,
+# `ARTICLES_TIMEOUT`), enforced in the HTTP seam between socket reads.
 fetch_sources = task(name="fetch-news-sources", cache_policy=NO_CACHE)(fetch.fetch_sources)
 parse_sources = task(name="parse-news-sources", cache_policy=NO_CACHE)(extract.parse_sources)
 load_known = task(name="load-known-news", cache_policy=NO_CACHE)(extract.load_known)
@@ -30,16 +34,16 @@ plan_articles = task(name="plan-article-fetches", cache_policy=NO_CACHE)(extract
 fetch_articles = task(name="fetch-articles", cache_policy=NO_CACHE)(articles.fetch_articles)
 join_rows = task(name="join-news-rows", cache_policy=NO_CACHE)(extract.join_rows)
 validate_news = task(name="validate-news", cache_policy=NO_CACHE)(extract.validate_news)
-write_news = task(name="write-news", cache_policy=NO_CACHE)(extract.write_news)
+write_news = task(name="write-news", cache_policy=NO_CACHE)(load.write_news)
 refresh_search_index = task(name="refresh-search-index",
                             cache_policy=NO_CACHE)(search.refresh_index)
 
 
 @task(name="publish-news-summary", cache_policy=NO_CACHE)
-def publish_summary(rows: list[dict], written: extract.NewsWritten, articles: pa.Table) -> None:
+def publish_summary(rows: list[dict], written: load.NewsWritten, pages: pa.Table) -> None:
     """A table artifact: per source, new / updated / unchanged / rejected items and any error."""
-    failed = articles.num_rows - articles["error"].null_count
-    fetched = articles.num_rows - failed
+    failed = pages.num_rows - pages["error"].null_count
+    fetched = pages.num_rows - failed
     create_table_artifact(
         key="news-load",
         table=[*rows, {

@@ -29,3 +29,8 @@ TRACKING_PARAMS = frozenset({"fbclid", "gclid", "yclid", "mc_cid", "mc_eid", "_o
 
 PARSER_VERSION = "news-1"
 """Part of the stored body hash: a new parser re-reads documents it has seen before."""
+
+SOURCES_TIMEOUT = 300
+"""Seconds fetching every source may take (three attempts at a 60 s read timeout, and more)."""
+ARTICLES_TIMEOUT = 900
+"""Seconds one share of article pages may take (50 pages at two attempts each)."""

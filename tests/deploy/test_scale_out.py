@@ -18,8 +18,9 @@ import pytest
 
 from schemas import LOADS
 from tests.fakes.crash import subprocess_env
-from tests.fakes.lake_services import moto_s3, postgres_cluster  # noqa: F401  (fixtures)
+from tests.fakes.postgres import postgres_cluster  # noqa: F401  (fixture)
 from tests.fakes.reliability import REPO, duplicate_keys, orphaned_files, snapshot
+from tests.fakes.s3 import moto_s3  # noqa: F401  (fixture)
 from warehouse import LakeSettings, S3Settings, Warehouse
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

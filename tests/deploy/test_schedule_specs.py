@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from flows import deployments
-from flows.serve import ServeError, serve, server_environment, server_port
+from flows.serve import serve
+from flows.server import ServeError, server_environment, server_port
 from schemas.errors import ConfigError
 from tests.deploy.schedule_support import cron_at, minutes_ahead
 
@@ -47,12 +48,10 @@ def test_rates_runs_fire_after_cbr_publishes_at_1530_moscow():
 
 def test_served_deployments_are_the_prefect_yaml_ones():
     specs = deployments.load_specs()
-    served, skipped = deployments.runner_deployments(specs, extra_tags=("served",))
-    assert {d.name for d in served} | {s.name for s in skipped} == {s.name for s in specs}
+    served = deployments.runner_deployments(specs, extra_tags=("served",))
+    assert [d.name for d in served] == [s.name for s in specs]
     by_name = {d.name: d for d in served}
     for spec in specs:
-        if spec in skipped:
-            continue
         deployment = by_name[spec.name]
         assert deployment.tags == [*spec.tags, "served"]
         assert deployment.parameters == spec.parameters
@@ -81,9 +80,10 @@ def test_an_unknown_deployment_name_is_a_config_error():
         deployments.select(deployments.load_specs(), ["weather"])
 
 
-def test_a_missing_flow_module_is_skipped_not_fatal():
+def test_a_missing_flow_module_is_a_config_error():
     spec = deployments.DeploymentSpec(name="later", entrypoint="flows/not_yet.py:later")
-    assert deployments.runner_deployments([spec]) == ([], [spec])
+    with pytest.raises(ConfigError, match=r"flows/not_yet\.py:later does not exist"):
+        deployments.runner_deployments([spec])
 
 
 def test_a_missing_prefect_yaml_is_a_config_error(tmp_path):

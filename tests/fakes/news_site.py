@@ -77,6 +77,17 @@ class NewsSite:
         self.pages[path] = Page(body, status, content_type, _headers(headers))
         return self.url(path)
 
+    def serve_feeds(self, russian: bool = False) -> list[str]:
+        """The English RSS and Atom fixtures (the Atom links point here), the Moiseev interview's
+        article page, and with `russian` the windows-1251 feed; returns the feed URLs."""
+        feeds = [self.serve("/rss.xml", fixture("rss_en_2019-12-17.xml")),
+                 self.serve("/atom.xml", self.local("atom_en.xml"), "application/atom+xml")]
+        if russian:
+            feeds.append(self.serve("/ru.xml", fixture("tricky_ru_windows1251.xml"),
+                                    "application/rss+xml; charset=windows-1251"))
+        self.serve("/en/?idn=9472", fixture("article_en_moiseev_interview.html"), HTML)
+        return feeds
+
     def script(self, path: str, pages: list[Page]) -> str:
         self.scripts[path] = list(pages)
         return self.url(path)

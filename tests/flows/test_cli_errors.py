@@ -19,7 +19,7 @@ from urllib3.exceptions import MaxRetryError, NameResolutionError
 from flows.cli import app
 from tasks.http import network_cause
 from tests.fakes.crash import subprocess_env
-from tests.fakes.lake_services import free_port
+from tests.fakes.processes import free_port
 from tests.fakes.reliability import REPO
 
 SCO_ETL = Path(sys.executable).parent / "sco-etl"

@@ -32,10 +32,10 @@ def data(monkeypatch, tmp_path, prefect_harness) -> Path:
     return tmp_path / "data"
 
 
-def ingest(data: Path, *feeds: str, articles: bool = False) -> dict:
+def ingest(data: Path, *feeds: str, articles: bool = False, **limits: int) -> dict:
     from flows.news import ingest_news
 
-    return ingest_news(feeds=list(feeds), fetch_articles=articles, data_dir=str(data))
+    return ingest_news(feeds=list(feeds), fetch_articles=articles, data_dir=str(data), **limits)
 
 
 def news(data: Path) -> dict[str, dict]:
@@ -218,12 +218,11 @@ def test_conditional_get_sequence_of_http_exchanges(site, data):
     assert state["status"] == "failed" and state["etag"] == '"5e1c7d11-0ff2"'
 
 
-def test_articles_fill_bodies_and_failures_are_retried_later(site, data, monkeypatch):
-    monkeypatch.setattr("flows.news.MAX_ARTICLE_ATTEMPTS", 2)
+def test_articles_fill_bodies_and_failures_are_retried_later(site, data):
     feed = site.serve("/atom.xml", site.local("atom_en.xml"), "application/atom+xml")
     article = fixture("article_en_moiseev_interview.html")
     site.serve("/en/?idn=9472", article, HTML)
-    ingest(data, feed, articles=True)
+    ingest(data, feed, articles=True, max_article_attempts=2)
     rows = news(data)
     interview = rows["tag:infoshos.ru,2011-05-23:/en/idn/9472"]
     assert interview["body"].count("\n\n") == 2
@@ -233,11 +232,11 @@ def test_articles_fill_bodies_and_failures_are_retried_later(site, data, monkeyp
     assert later["body"] is None and later["article_attempts"] == 1
     assert "HTTP 404" in later["article_error"]
     site.serve("/en/?idn=21460", article, HTML)  # the page is back
-    ingest(data, feed, articles=True)
+    ingest(data, feed, articles=True, max_article_attempts=2)
     rows = news(data)
     assert rows["tag:infoshos.ru,2020-01-13:/en/idn/21460"]["body"] is not None
     assert rows["tag:infoshos.ru,2020-01-13:/en/idn/21459"]["article_attempts"] == 2
-    ingest(data, feed, articles=True)  # the attempts are used up: no third request
+    ingest(data, feed, articles=True, max_article_attempts=2)  # used up: no third request
     assert len(site.requests_to("/en/?idn=21459")) == 2
     assert len(site.requests_to("/en/?idn=9472")) == 1
 

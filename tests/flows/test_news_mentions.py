@@ -10,7 +10,7 @@ import pytest
 from schemas import NEWS, NEWS_MENTIONS
 from schemas.mentions import country_terms
 from tasks.news.mentions import compile_matchers, find_mentions, russian_forms, term_forms
-from tests.fakes.news_site import HTML, NewsSite, fixture
+from tests.fakes.news_site import NewsSite, fixture
 from warehouse import Warehouse, run_query
 
 # Made by hand from the fixtures' titles (each summary repeats its title); the Moiseev
@@ -78,12 +78,7 @@ def loaded(httpserver, tmp_path, prefect_harness, monkeypatch):
     from flows.news import ingest_news
 
     monkeypatch.setenv("SCO_ETL_REQUEST_INTERVAL", "0")
-    site = NewsSite(httpserver)
-    feeds = [site.serve("/rss.xml", fixture("rss_en_2019-12-17.xml")),
-             site.serve("/atom.xml", site.local("atom_en.xml"), "application/atom+xml"),
-             site.serve("/ru.xml", fixture("tricky_ru_windows1251.xml"),
-                        "application/rss+xml; charset=windows-1251")]
-    site.serve("/en/?idn=9472", fixture("article_en_moiseev_interview.html"), HTML)
+    feeds = NewsSite(httpserver).serve_feeds(russian=True)
     data = str(tmp_path / "data")
     first = ingest_news(feeds=feeds, fetch_articles=True, data_dir=data)
     return Warehouse(data), feeds, first
@@ -157,7 +152,8 @@ def test_an_item_another_writer_changed_meanwhile_is_matched_in_the_transaction(
 
     from tasks.ledger import RunInfo
     from tasks.news.articles import ARTICLE_RESULT
-    from tasks.news.extract import parse_document, update_mentions
+    from tasks.news.extract import parse_document
+    from tasks.news.load import update_mentions
     from tasks.news.normalise import normalise_document
     from tasks.news.rows import build_rows
     from warehouse.news import URL_COLUMNS

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from tasks.news.search import snippet
-from tests.fakes.news_site import HTML, NewsSite, fixture
+from tests.fakes.news_site import NewsSite, fixture
 from warehouse import Warehouse
 from warehouse.search import index_path, search
 
@@ -19,12 +19,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(httpserver, tmp_path, prefect_harness) -> dict:
-    site = NewsSite(httpserver)
-    feeds = [site.serve("/rss.xml", fixture("rss_en_2019-12-17.xml")),
-             site.serve("/atom.xml", site.local("atom_en.xml"), "application/atom+xml"),
-             site.serve("/ru.xml", fixture("tricky_ru_windows1251.xml"),
-                        "application/rss+xml; charset=windows-1251")]
-    site.serve("/en/?idn=9472", fixture("article_en_moiseev_interview.html"), HTML)
+    feeds = NewsSite(httpserver).serve_feeds(russian=True)
     environment = {"SCO_ETL_DATA_DIR": str(tmp_path / "data"),
                    "SCO_ETL_NEWS_FEEDS": ",".join(feeds), "SCO_ETL_REQUEST_INTERVAL": "0",
                    "COLUMNS": "200"}

@@ -16,10 +16,11 @@ import pyarrow as pa
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows.cli_page import page_server
+from flows.cli.page import page_server
 from schemas import NEWS
 from tasks.page.build import build_day
-from tests.fakes.news_site import HTML, NewsSite, fixture
+from tests.fakes.news_site import NewsSite, fixture
+from tests.fakes.seed import ingest_page_days, move_inr_in_protest_week
 from warehouse import Warehouse, run_query
 from warehouse.reports import board_rows
 
@@ -38,31 +39,24 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory, cbr_service, prefect_harness) -> Warehouse:
     from flows.news import ingest_news
-    from flows.rates import ingest_rates
 
     data = tmp_path_factory.mktemp("page") / "data"
     with pytest.MonkeyPatch.context() as env:
         for name, value in {"SCO_ETL_HTTP_BACKOFF": "0.01", "SCO_ETL_REQUEST_INTERVAL": "0",
                             "SCO_ETL_LOCK_TIMEOUT": "5"}.items():
             env.setenv(name, value)
-        for start, end in ((dt.date(2002, 2, 26), dt.date(2002, 3, 2)),
-                           (dt.date(2019, 12, 1), dt.date(2019, 12, 17)),
-                           (dt.date(2025, 9, 1), dt.date(2025, 9, 15))):
-            ingest_rates(start=start, end=end, data_dir=str(data), cbr_url=cbr_service.url)
         server = HTTPServer()
         server.start()
         try:
             site = NewsSite(server)
-            feeds = [site.serve("/rss.xml", fixture("rss_en_2019-12-17.xml")),
-                     site.serve("/atom.xml", site.local("atom_en.xml"), "application/atom+xml")]
-            site.serve("/en/?idn=9472", fixture("article_en_moiseev_interview.html"), HTML)
-            ingest_news(feeds=feeds, fetch_articles=True, data_dir=str(data))
+            feeds = ingest_page_days(data, cbr_service.url, site)
             site.serve("/rss.xml", fixture("rss_en_2020-01-13.xml"))
             ingest_news(feeds=feeds[:1], fetch_articles=False, data_dir=str(data))
         finally:
             server.stop()
     warehouse = Warehouse(data)
     add_script_headline(warehouse)
+    move_inr_in_protest_week(warehouse)
     return warehouse
 
 

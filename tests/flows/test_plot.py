@@ -11,7 +11,7 @@ from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.plot import default_start, member_currency_codes, plot_rates
+from flows.cli.plot import default_start, member_currency_codes, plot_rates
 from schemas import CURRENCIES, RATES
 from schemas.errors import NoDataError
 from tasks import plot

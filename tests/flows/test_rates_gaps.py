@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
 
-import pyarrow as pa
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -14,9 +12,10 @@ from flows.rates import ingest_rates
 from schemas import RATES, UNPUBLISHED_DATES
 from tasks.cbr import calendar
 from tasks.cbr.gaps import missing_publication_dates
-from tasks.cbr.load import find_gaps
+from tasks.cbr.run_plan import find_gaps
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
+from tests.fakes.seed import store_rates
 from warehouse import Warehouse
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -63,19 +62,10 @@ def test_catch_up_heals_a_lost_date_and_records_a_skipped_one(skipping_cbr, ware
     assert skipping_cbr.requests["XML_dynamic.asp"] == asked["XML_dynamic.asp"] + 1
 
 
-def _store_rates(warehouse: Warehouse, *days: dt.date) -> None:
-    loaded = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-    rows = [{"rate_date": day, "cbr_id": "R01335", "char_code": "KZT", "num_code": "398",
-             "nominal": 100, "value": Decimal("18.2871"), "unit_rate": Decimal("0.182871"),
-             "frequency": "daily", "loaded_at": loaded, "run_id": "test"} for day in days]
-    with warehouse.write() as writer:
-        writer.upsert(RATES, pa.Table.from_pylist(rows, schema=RATES.arrow_schema))
-
-
 def test_days_moved_by_decree_are_no_gaps(warehouse):
     # CBR's dates around May 2024: Saturday 27 April worked, 29-30 April off, by decree.
     d = dt.date
-    _store_rates(warehouse, d(2024, 4, 25), d(2024, 4, 26), d(2024, 4, 27), d(2024, 4, 28),
+    store_rates(warehouse, d(2024, 4, 25), d(2024, 4, 26), d(2024, 4, 27), d(2024, 4, 28),
                  d(2024, 5, 3), d(2024, 5, 4), d(2024, 5, 7), d(2024, 5, 8))
     assert find_gaps(warehouse, before=d(2024, 5, 9), limit=10) == []
 
@@ -84,7 +74,7 @@ def test_a_stored_date_is_no_gap_whatever_the_rule_but_a_lost_one_is(warehouse):
     d = dt.date
     # Sunday 30 March 2025 is no publication date by the rule; stored, it is one.
     stored = {d(2025, 3, 27), d(2025, 3, 28), d(2025, 3, 29), d(2025, 3, 30), d(2025, 4, 2)}
-    _store_rates(warehouse, *stored)
+    store_rates(warehouse, *stored)
     assert find_gaps(warehouse, before=d(2025, 4, 3), limit=10) == [d(2025, 4, 1)]
     assert missing_publication_dates(stored, d(2025, 3, 27), d(2025, 4, 2),
                                      unpublished={d(2025, 4, 1)}) == []

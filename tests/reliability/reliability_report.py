@@ -25,8 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / ".pytest_cache" / "reliability"
 REPORT = REPO / "docs" / "RELIABILITY.md"
 SUITES = ["tests/reliability/test_crash_rates.py", "tests/reliability/test_crash_news.py",
-          "tests/reliability/test_faults.py", "tests/reliability/test_concurrency.py",
-          "tests/deploy/test_scale_out.py", "tests/reliability/test_hostile_corpus.py",
+          "tests/reliability/test_faults_cbr.py", "tests/reliability/test_faults_news.py",
+          "tests/reliability/test_concurrency.py", "tests/deploy/test_scale_out.py",
+          "tests/reliability/test_hostile_parsers.py", "tests/reliability/test_hostile_flows.py",
           "tests/warehouse/test_security_sql.py"]
 NOTES = Path(__file__).with_name("reliability_notes.md")
 """The hand-written part: weaknesses found and fixed, and what is so by design."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pyarrow as pa
 import pytest
 
-from schemas import RATES, UNPUBLISHED_DATES
+from schemas import NEWS, UNPUBLISHED_DATES
 from schemas.checks import MOSCOW
 from schemas.errors import StaleDataError
 from tasks.freshness import (
@@ -19,6 +18,7 @@ from tasks.freshness import (
     news_freshness,
     rates_freshness,
 )
+from tests.fakes.seed import store_rates
 
 UTC = dt.UTC
 D = dt.date
@@ -150,21 +150,12 @@ def test_a_date_cbr_confirmed_unpublished_is_not_expected():
 
 # --- the flow, against a warehouse -----------------------------------------------------------
 
-def _store_rates(warehouse, *days: dt.date, frequency: str = "daily") -> None:
-    loaded = dt.datetime(2025, 1, 1, tzinfo=UTC)
-    rows = [{"rate_date": day, "cbr_id": "R01375", "char_code": "CNY", "num_code": "156",
-             "nominal": 1, "value": Decimal("11.4927"), "unit_rate": Decimal("11.4927"),
-             "frequency": frequency, "loaded_at": loaded, "run_id": "test"} for day in days]
-    with warehouse.write() as writer:
-        writer.upsert(RATES, pa.Table.from_pylist(rows, schema=RATES.arrow_schema))
-
-
 def test_check_freshness_fails_with_a_clear_message_on_a_stale_warehouse(
     prefect_harness, warehouse,
 ):
     from flows.freshness import check_freshness
 
-    _store_rates(warehouse, D(2025, 3, 27), D(2025, 3, 28))
+    store_rates(warehouse, D(2025, 3, 27), D(2025, 3, 28))
     with pytest.raises(StaleDataError) as raised:
         check_freshness(data_dir=str(warehouse.root), now=msk(2025, 4, 2, 12))
     assert str(raised.value).startswith(
@@ -179,7 +170,7 @@ def test_check_freshness_fails_with_a_clear_message_on_a_stale_warehouse(
 def test_check_freshness_passes_on_a_fresh_warehouse(prefect_harness, warehouse):
     from flows.freshness import check_freshness
 
-    _store_rates(warehouse, D(2025, 12, 30), D(2025, 12, 31))
+    store_rates(warehouse, D(2025, 12, 30), D(2025, 12, 31))
     result = check_freshness(data_dir=str(warehouse.root), now=msk(2026, 1, 5, 12))
     assert result == {"rates": "rates: latest effective date 2025-12-31, expected 2025-12-31 "
                                "— fresh"}
@@ -188,7 +179,7 @@ def test_check_freshness_passes_on_a_fresh_warehouse(prefect_harness, warehouse)
 def test_check_freshness_passes_over_days_off_moved_by_decree(prefect_harness, warehouse):
     from flows.freshness import check_freshness
 
-    _store_rates(warehouse, D(2024, 12, 27), D(2024, 12, 28), D(2024, 12, 29))
+    store_rates(warehouse, D(2024, 12, 27), D(2024, 12, 28), D(2024, 12, 29))
     result = check_freshness(data_dir=str(warehouse.root), now=msk(2025, 1, 5, 12))
     assert result == {"rates": "rates: latest effective date 2024-12-29, expected 2024-12-29 "
                                "— fresh"}
@@ -199,7 +190,7 @@ def test_check_freshness_takes_the_calendar_from_the_warehouse(prefect_harness, 
 
     # Sunday 30 March 2025 holds a daily rate, and CBR answered a request for Tuesday 1 April
     # with it: as if a decree made Saturday a working day and Monday a day off.
-    _store_rates(warehouse, D(2025, 3, 28), D(2025, 3, 29), D(2025, 3, 30))
+    store_rates(warehouse, D(2025, 3, 28), D(2025, 3, 29), D(2025, 3, 30))
     unpublished = {"rate_date": D(2025, 4, 1), "in_force_date": D(2025, 3, 30),
                    "checked_at": dt.datetime(2025, 4, 1, 8, tzinfo=UTC), "run_id": "test"}
     with warehouse.write() as writer:
@@ -213,27 +204,26 @@ def test_check_freshness_takes_the_calendar_from_the_warehouse(prefect_harness, 
 def test_only_daily_set_currencies_show_the_calendar(warehouse):
     from warehouse.reports import stored_rates
 
-    _store_rates(warehouse, D(2025, 3, 29))
-    _store_rates(warehouse, D(2025, 3, 30), frequency="monthly")
+    store_rates(warehouse, D(2025, 3, 29))
+    store_rates(warehouse, D(2025, 3, 30), frequency="monthly")
     assert stored_rates(warehouse) == {"latest": D(2025, 3, 30),
                                        "published": frozenset({D(2025, 3, 29)}),
                                        "unpublished": frozenset()}
 
 
 def test_check_freshness_names_a_silent_news_source(prefect_harness, warehouse):
-    news = pytest.importorskip("schemas.news")
     from flows.freshness import check_freshness
 
-    _store_rates(warehouse, D(2025, 4, 2))
+    store_rates(warehouse, D(2025, 4, 2))
     seen = dt.datetime(2025, 3, 30, 8, tzinfo=UTC)
-    row = {c.name: None for c in news.NEWS.columns} | {
+    row = {c.name: None for c in NEWS.columns} | {
         "item_id": "0" * 32, "source": "https://www.infoshos.ru/rss/rss_en.xml",
         "url": "https://infoshos.ru/en/?idn=1", "link": "http://www.infoshos.ru/en/?idn=1",
         "title": "SCO news", "published_at": seen, "published_at_source": "feed",
         "article_attempts": 0, "content_hash": "x", "first_seen_at": seen,
         "updated_at": seen, "run_id": "test"}
     with warehouse.write() as writer:
-        writer.upsert(news.NEWS, pa.Table.from_pylist([row], schema=news.NEWS.arrow_schema))
+        writer.upsert(NEWS, pa.Table.from_pylist([row], schema=NEWS.arrow_schema))
     with pytest.raises(StaleDataError, match=r"news https://www\.infoshos\.ru/rss/rss_en\.xml: "
                                              r"latest item 2025-03-30 11:00 MSK — LATE since "
                                              r"2025-04-01 11:00 MSK"):

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flows import render, run_log
-from flows.cli_common import (
+from flows.cli import render, run_log
+from flows.cli.common import (
     RUN,
     DateOption,
     KnownAtOption,
@@ -21,11 +19,12 @@ from flows.cli_common import (
     _fail,
     _moment,
     console,
-    errors,
     report_failure,
 )
-from flows.cli_news import news_app
-from flows.cli_page import page
+from flows.cli.news import news_app
+from flows.cli.page import page
+from flows.cli.rates import rates
+from flows.cli.server import server_app, use_background_server
 from flows.config import resolve, resolve_data_dir
 from schemas.checks import MOSCOW
 from schemas.errors import ScoEtlError
@@ -33,7 +32,9 @@ from schemas.errors import ScoEtlError
 app = typer.Typer(help="Ingest CBR rates of SCO currencies and SCO news into Parquet + DuckDB.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(news_app, name="news")
+app.add_typer(server_app, name="server")
 app.command()(page)
+app.command()(rates)
 
 
 @app.callback()
@@ -47,79 +48,6 @@ def setup(
     RUN.command = ctx.invoked_subcommand or "sco-etl"
     RUN.verbose = verbose
     RUN.log_file = run_log.start(resolve_data_dir(), RUN.command, verbose)
-
-
-class _ProgressHandler(logging.Handler):
-    """Drives a rich progress bar from the tasks' `sco_etl.progress` log records, and shows
-    the HTTP seam's retries on the same line (their log lines go to the run's log file)."""
-
-    DESCRIPTION = "fetching CBR documents"
-
-    def __init__(self, progress: Progress) -> None:
-        super().__init__()
-        self.progress = progress
-        self.task_id = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        retry = getattr(record, "retry", None)
-        if retry:
-            cause, attempt, attempts = retry
-            self._task(None).description = (
-                f"{self.DESCRIPTION} (retrying: {cause}, attempt {attempt + 1}/{attempts})")
-            self.progress.refresh()
-            return
-        done, total = getattr(record, "progress", (None, None))
-        if total is None:
-            return
-        self.progress.update(self._task(total), completed=done, total=total,
-                             description=self.DESCRIPTION)
-
-    def _task(self, total: int | None):
-        if self.task_id is None:
-            self.task_id = self.progress.add_task(self.DESCRIPTION, total=total)
-        return self.progress.tasks[self.task_id] if total is None else self.task_id
-
-
-@app.command()
-def rates(
-    start: DateOption = None,
-    end: DateOption = None,
-    currencies: Annotated[str | None, typer.Option(help="ISO codes, e.g. CNY,KZT")] = None,
-) -> None:
-    """Ingest CBR rates: catch up since the last stored date, or backfill --start..--end."""
-    from flows.rates import ingest_rates
-
-    codes = [c for c in currencies.split(",") if c.strip()] if currencies else None
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=errors, transient=True,
-                        disable=not errors.is_terminal)  # a pipe or file gets no blank line
-    handler = _ProgressHandler(progress)
-    progress_log = logging.getLogger("sco_etl.progress")
-    progress_log.addHandler(handler)
-    progress_log.setLevel(logging.INFO)
-    progress_log.propagate = False  # the bar shows it; no log line per document
-    retry_log = logging.getLogger("tasks.http")
-    retry_log.addHandler(handler)
-    try:
-        with progress:
-            summary = ingest_rates(start=_date(start), end=_date(end), currencies=codes)
-    except ScoEtlError as error:
-        _fail(error)
-    finally:
-        progress_log.removeHandler(handler)
-        retry_log.removeHandler(handler)
-        progress_log.propagate = True
-    console.print(
-        f"[green]rates {summary['window'][0]}..{summary['window'][1]}:[/] "
-        f"{summary['inserted']} new, {summary['updated']} revised, "
-        f"{summary['unchanged']} unchanged, {summary['rejected']} rejected "
-        f"({summary['requests']} requests)"
-    )
-    if summary["missing_dates"]:
-        console.print(f"[yellow]{len(summary['missing_dates'])} publication dates missing:[/] "
-                      + ", ".join(summary["missing_dates"][:10]))
-    if summary["unquoted"]:
-        console.print("not quoted by CBR: " + ", ".join(summary["unquoted"]))
 
 
 @app.command()
@@ -137,7 +65,7 @@ def board(date: DateOption = None, known_at: KnownAtOption = None) -> None:
     console.print(render.rich_table(
         rows, title=f"SCO currencies / ruble as of {day}{known} — official rate of the Bank "
                     "of Russia",
-        headers=render.BOARD_HEADERS,
+        headers=reports.BOARD_HEADERS,
     ))
 
 
@@ -209,6 +137,7 @@ def maintain(
         help="keep time travel this many days back")] = 90,
 ) -> None:
     """Merge small files, expire snapshots past the retention, delete files no one needs."""
+    use_background_server()
     from flows.maintain import maintain_warehouse
 
     try:
@@ -237,7 +166,7 @@ def export(target: Annotated[Path, typer.Argument(help="folder to write")]) -> N
 @app.command()
 def status() -> None:
     """Freshness, row counts, gaps and the last loads."""
-    from flows.status import print_status
+    from flows.cli.status import print_status
 
     try:
         print_status(console, resolve())
@@ -259,8 +188,9 @@ def serve(
 ) -> None:
     """Run the deployments of prefect.yaml on their schedules, with the Prefect UI, until Ctrl-C.
 
-    Without PREFECT_API_URL a Prefect server is started on 127.0.0.1 (port
-    PREFECT_SERVER_API_PORT, else 4200 when free), its database under <data dir>/prefect/.
+    Against PREFECT_API_URL when set, else the `sco-etl server` when one runs, else a Prefect
+    server of its own on 127.0.0.1 (port PREFECT_SERVER_API_PORT, else 4200 when free), its
+    database under <data dir>/prefect/.
     """
     from flows.serve import serve as serve_deployments
 
@@ -285,7 +215,7 @@ def plot(
         "sco-rates.png"),
 ) -> None:
     """Draw CBR rates as a PNG: indexed to 100 on the first day (default), or --per-unit."""
-    from flows.plot import default_start, member_currency_codes, plot_rates
+    from flows.cli.plot import default_start, member_currency_codes, plot_rates
 
     today = dt.datetime.now(MOSCOW).date()
     codes = ([c.strip().upper() for c in currencies.split(",") if c.strip()] if currencies

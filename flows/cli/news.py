@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from flows.cli_common import DateOption, _date, _fail, console
+from flows.cli.common import DateOption, _date, _fail, console
+from flows.cli.server import use_background_server
 from flows.config import resolve
 from schemas.checks import MOSCOW
 from schemas.errors import ScoEtlError
@@ -27,6 +28,7 @@ def news(
     """Ingest news: RSS/Atom feeds and headline listing pages, with their articles."""
     if ctx.invoked_subcommand is not None:
         return
+    use_background_server()
     from flows.news import ingest_news
 
     try:

@@ -12,9 +12,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from flows import run_log
-from flows.cli_errors import explain
-from tasks import settings
+from flows.cli import run_log
+from flows.cli.errors import explain
+from tasks.cbr import settings as cbr_settings
 
 console = Console()
 errors = Console(stderr=True)
@@ -43,7 +43,7 @@ def report_failure(error: BaseException) -> None:
     """Log `error` with its traceback to the run's log; print the short paragraph."""
     if RUN.log_file:
         run_log.record(error, RUN.log_file)  # on the terminal too with --verbose
-    cbr_url = os.environ.get("SCO_ETL_CBR_URL") or settings.CBR_URL
+    cbr_url = os.environ.get("SCO_ETL_CBR_URL") or cbr_settings.CBR_URL
     lines = explain(error, RUN.command, RUN.log_file, cbr_url, RUN.verbose)
     # soft_wrap: the terminal wraps long URLs; rich would cut the paragraph into more lines.
     errors.print("[bold red]error:[/] " + escape(lines[0]), soft_wrap=True, highlight=False)

@@ -1,36 +1,26 @@
-"""The hostile and broken document corpus (`tests/hostile/`), through the parsers and the flows.
+"""The hostile and broken document corpus (`tests/fakes/hostile.py`) through the flows.
 
-Every document in `tests/hostile/manifest.json` is served by a local server in place of a CBR
-document or a news source, while a second local server plays the attacker's host that entity,
-DTD, XInclude, stylesheet and link tricks point at. Each document must give what the manifest
-says — a clear format error, a refusal, quarantined records with their reason, or clean stored
-rows — and never a crash of the run, a partial write, a request to the attacker, or markup
-stored as text.
-
-The parser-level checks and the news run cover every document in the default run; the CBR
-flow runs cover a representative subset by default and every document with `-m slow`.
+Each document is served by a local server in place of a CBR document or a news source, to the
+real `ingest_rates` and `ingest_news`, while a second local server plays the attacker's host.
+The news run covers every document in the default run; the CBR flow runs cover a
+representative subset by default and every document with `-m slow`.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
+from werkzeug import Response
 
 from schemas import CURRENCIES, FEED_STATE, NEWS, QUARANTINE, RATES
 from schemas.errors import ScoEtlError, SourceError, SourceFormatError, SourceRejectedError
-from tasks.cbr.parse import parse_daily, parse_directory, parse_dynamic
-from tasks.news.articles import extract_article
-from tasks.news.extract import parse_document
-from tasks.settings import MAX_BODY_BYTES
 from tests.fakes.cbr_server import Canned
+from tests.fakes.hostile import CBR_DOCUMENTS, NEWS_DOCUMENTS, _short, document
 from tests.fakes.news_site import HTML, RSS, NewsSite, Page
 from tests.fakes.reliability import (
     data_files,
@@ -41,10 +31,6 @@ from tests.fakes.reliability import (
 )
 from warehouse import Warehouse
 
-HOSTILE = Path(__file__).parents[1] / "hostile"
-DOCUMENTS = json.loads((HOSTILE / "manifest.json").read_text(encoding="utf-8"))["documents"]
-CBR_DOCUMENTS = [d for d in DOCUMENTS if d["target"].startswith("cbr_")]
-NEWS_DOCUMENTS = [d for d in DOCUMENTS if d["target"].startswith("news_")]
 QUICK_CBR = {
     "cbr-billion-laughs", "cbr-xxe-http", "cbr-dtd-fetch", "cbr-xinclude",
     "cbr-absurd-value-1e30", "cbr-unknown-currency-dynamic", "cbr-directory-hostile-codes",
@@ -57,137 +43,6 @@ DAILY_RUN = {"start": "2025-04-01", "end": "2025-04-01",
 DYNAMIC_RUN = {"start": "2025-03-25", "end": "2025-04-03", "currencies": ["CNY"]}
 PATHS = {"cbr_daily": "XML_daily.asp", "cbr_dynamic": "XML_dynamic.asp",
          "cbr_directory": "XML_valFull.asp"}
-
-
-class Attacker:
-    """A host no document may make us contact: it records every request it gets."""
-
-    def __init__(self) -> None:
-        self.server = HTTPServer(threaded=True)
-        self.hits: list[str] = []
-        self.server.expect_request(re.compile(".*")).respond_with_handler(self._handle)
-        self.server.start()
-        self.url = self.server.url_for("").rstrip("/")
-
-    def _handle(self, request: Request) -> Response:
-        self.hits.append(request.full_path)
-        return Response("pwned <!ENTITY x 'pwned'>", content_type="text/plain")
-
-
-@pytest.fixture(scope="module")
-def attacker():
-    host = Attacker()
-    yield host
-    host.server.stop()
-
-
-def document(doc: dict, attacker_url: str, site_url: str = "") -> bytes:
-    """The document's bytes as served, placeholders filled in."""
-    if doc.get("generator") == "gzip_bomb":
-        return gzip.compress(b"\0" * (MAX_BODY_BYTES + 1024 * 1024), compresslevel=9)
-    data = (HOSTILE / doc["file"]).read_bytes()
-    return data.replace(b"{{ATTACKER}}", attacker_url.encode()).replace(
-        b"{{SITE}}", site_url.encode())
-
-
-def test_the_corpus_is_complete():
-    ids = [d["id"] for d in DOCUMENTS]
-    assert len(ids) == len(set(ids)) and len(ids) >= 40
-    for doc in DOCUMENTS:
-        assert doc.get("generator") or (HOSTILE / doc["file"]).is_file(), doc["id"]
-    files = {str(p.relative_to(HOSTILE)) for p in HOSTILE.rglob("*") if p.is_file()}
-    assert files - {"manifest.json"} == {d["file"] for d in DOCUMENTS if "file" in d}
-
-
-# --- parsers: every document, directly ---------------------------------------------------------
-
-
-CBR_PARSERS = {"cbr_daily": parse_daily, "cbr_dynamic": parse_dynamic,
-               "cbr_directory": parse_directory}
-
-
-@pytest.mark.parametrize("doc", [d for d in CBR_DOCUMENTS if "file" in d], ids=lambda d: d["id"])
-def test_cbr_parser_gives_a_format_error_or_records(doc, attacker):
-    data = document(doc, attacker.url)
-    parser = CBR_PARSERS[doc["target"]]
-    if doc["expect"] == "format_error":
-        with pytest.raises(SourceFormatError, match=doc["match"]):
-            parser(data)
-    else:
-        parsed = parser(data)
-        assert parsed is not None
-    assert attacker.hits == []
-
-
-@pytest.mark.parametrize("doc", [d for d in NEWS_DOCUMENTS if "file" in d], ids=lambda d: d["id"])
-def test_news_parser_gives_a_format_error_or_items(doc, attacker):
-    site = "http://news.example"
-    data = document(doc, attacker.url, site)
-    if doc["target"] == "news_article":
-        article = extract_article(data, f"{site}/page", {"Content-Type": HTML})
-        assert article.body == doc["body"]
-    elif doc["expect"] == "source_failed":
-        with pytest.raises(SourceFormatError, match=doc["match"]):
-            parse_document(data, f"{site}/feed", {"Content-Type": RSS})
-    else:
-        kind = HTML if doc["target"] == "news_listing" else RSS
-        parsed = parse_document(data, f"{site}/feed", {"Content-Type": kind})
-        assert parsed.items
-    assert attacker.hits == []
-
-
-# --- regressions of what the corpus found (issue 5) ---------------------------------------------
-
-
-def test_a_duplicated_element_is_a_bad_record_not_its_last_value():
-    data = (HOSTILE / "cbr" / "duplicated_value_element.xml").read_bytes()
-    parsed = parse_daily(data)
-    assert [r.char_code for r in parsed.records] == ["KZT", "KGS", "UZS", "INR"]
-    (bad,) = parsed.bad
-    assert bad.reason == "duplicated element <Value>"
-
-
-def test_a_record_refused_before_validation_is_quarantined_not_a_crash():
-    import datetime as dt
-
-    from tasks.cbr.currencies import Directory, resolve
-    from tasks.cbr.extract import Fetched, parse_documents
-    from tasks.cbr.planning import DynamicRequest
-    from tasks.ledger import RunInfo
-
-    data = (HOSTILE / "cbr" / "unknown_currency_dynamic.xml").read_bytes()
-    directory = Directory({"R01375": {"cbr_id": "R01375", "char_code": "CNY", "num_code": "156",
-                                      "frequency": "daily"}})
-    request = DynamicRequest("R01375", dt.date(2025, 3, 25), dt.date(2025, 4, 3))
-    batch = parse_documents([Fetched(request, data)], directory, resolve(directory, ["CNY"]),
-                            RunInfo("run", "ingest-rates", {}))
-    assert batch.rows.num_rows == 2
-    (rejected,) = batch.rejected
-    assert rejected.reason == "unknown currency ID R99999"
-    assert rejected.record["cbr_id"] == "R99999"
-    assert parse_dynamic(data).cbr_id == "R01375"
-
-
-@pytest.mark.parametrize(("source", "link", "fetched"), [
-    ("http://www.infoshos.ru/rss/rss_en.xml", "http://www.infoshos.ru/en/?idn=1", True),
-    ("http://www.infoshos.ru/rss/rss_en.xml", "https://infoshos.ru/en/?idn=1", True),
-    ("http://rss.infoshos.ru/en.xml", "http://www.infoshos.ru/en/?idn=1", True),
-    ("http://www.infoshos.ru/en/", "http://169.254.169.254/latest/meta-data/", False),
-    ("http://www.infoshos.ru/en/", "http://localhost:8080/admin", False),
-    ("http://www.infoshos.ru/en/", "http://evil-infoshos.ru/", False),
-    ("http://www.infoshos.ru/en/", "http://infoshos.ru.evil.example/", False),
-    ("http://127.0.0.1:5000/feed", "http://127.0.0.1:5001/page", False),
-    ("http://127.0.0.1:5000/feed", "http://127.0.0.1:99999/page", False),
-])
-def test_article_pages_are_fetched_only_on_the_source_site(source, link, fetched):
-    from tasks.news.rows import same_site
-
-    assert same_site(source, link) is fetched
-
-
-def test_an_empty_feed_body_says_so():
-    with pytest.raises(SourceFormatError, match="empty response body"):
-        parse_document(b"  \n", "http://news.example/feed", {"Content-Type": RSS})
 
 
 # --- CBR documents through ingest_rates ---------------------------------------------------------
@@ -392,9 +247,3 @@ def test_news_document_gives_its_expected_outcome(doc, news_outcome, attacker, r
 def _keys(warehouse: Warehouse) -> set[tuple]:
     return {(r["rate_date"], r["cbr_id"])
             for r in warehouse.read(RATES, columns=["rate_date", "cbr_id"]).to_pylist()}
-
-
-def _short(error: object, limit: int = 90) -> str:
-    text = " ".join(str(error).split())
-    text = re.sub(r"http://(127\.0\.0\.1|localhost):\d+", "<server>", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -10,9 +10,6 @@ from decimal import Decimal
 import pyarrow as pa
 from rich.table import Table as RichTable
 
-BOARD_HEADERS = {"country": "Country", "char_code": "Code", "currency": "Currency",
-                 "nominal": "Den.", "value": "Rate", "rate_date": "Date", "status": "Status"}
-
 
 def as_text(value: object) -> str:
     if value is None:

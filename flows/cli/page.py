@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_common import DateOption, KnownAtOption, _date, _fail, _moment, console
+from flows.cli.common import DateOption, KnownAtOption, _date, _fail, _moment, console
 from flows.config import resolve
 from schemas.checks import MOSCOW
 from schemas.errors import ScoEtlError

@@ -7,7 +7,8 @@ import datetime as dt
 import pyarrow as pa
 from rich.console import Console
 
-from flows import render
+from flows.background_server import describe, prefect_home
+from flows.cli import render
 from flows.config import Config
 from tasks import freshness
 from tasks.cbr.gaps import missing_publication_dates
@@ -24,6 +25,8 @@ def print_status(console: Console, config: Config) -> None:
     console.print(f"[bold]warehouse[/] {redacted(config.lake.catalog)} → {config.lake.data_path}"
                   f" (snapshot {status.snapshot_id} of {status.snapshot_time:%Y-%m-%d %H:%M:%S %Z};"
                   " `sco-etl catalog` prints how to attach it)")
+    console.print(f"[bold]prefect server[/] {describe(prefect_home(config.data_dir))}",
+                  soft_wrap=True)
     print_freshness(console, config.warehouse())
     if status.latest_rate_date is None:
         console.print("rates: none yet — run `sco-etl rates` (or `--start 1992-07-01`)")

@@ -1,0 +1,108 @@
+"""The targets of issue 6, judged against the benchmark figures (`benchmarks.run`)."""
+
+from __future__ import annotations
+
+import statistics
+
+from benchmarks.settings import TARGETS
+
+
+def targets(figures: dict) -> list[dict]:
+    """Each target of the issue with what was measured and whether it was met."""
+    out = []
+
+    def add(name: str, measured, met: bool | None, shown: str | None = None) -> None:
+        out.append({"target": name, "measured": shown if shown is not None else measured,
+                    "met": met})
+
+    backfill = {ms: s for ms, s in figures.get("backfill", {}).items() if "error" not in s}
+    for ms, section in backfill.items():
+        sco = section["sco_etl"]
+        ids = max(sco["server"]["dynamic_ids"], 1)
+        add(f"backfill at {ms} ms: <= {TARGETS['backfill_requests_per_id']} HTTP requests per "
+            "currency ID", sco["requests"] / ids,
+            sco["requests"] / ids <= TARGETS["backfill_requests_per_id"],
+            f"{sco['requests']} requests / {ids} IDs = {sco['requests'] / ids:.2f}")
+        add(f"backfill at {ms} ms: <= {TARGETS['backfill_task_runs']} Prefect task runs",
+            sco["task_runs"], sco["task_runs"] <= TARGETS["backfill_task_runs"])
+        rss = peak_rss(sco)
+        add(f"backfill at {ms} ms: peak RSS < {TARGETS['backfill_peak_rss_mb']:.0f} MB",
+            rss, rss < TARGETS["backfill_peak_rss_mb"], f"{rss:.0f} MB (flow process)")
+    if "50" in backfill:
+        section = backfill["50"]
+        speed = section["peer"]["scaled_seconds"] / section["sco_etl"]["seconds"]
+        goal = TARGETS["backfill_speedup_at_50ms"]
+        add(f"backfill at 50 ms: >= {goal:.0f}x faster than the peer (flow, Prefect running)",
+            speed, speed >= goal, f"{speed:.1f}x")
+        if "seconds" in section.get("cli", {}):
+            speed = section["peer"]["scaled_seconds"] / section["cli"]["seconds"]
+            add(f"backfill at 50 ms: >= {goal:.0f}x faster than the peer (plain CLI, "
+                "temporary Prefect server included)", speed, speed >= goal, f"{speed:.1f}x")
+    if "0" in backfill:
+        work = backfill["0"]["sco_etl"]["seconds"]
+        goal = TARGETS["backfill_work_seconds_loopback"]
+        add(f"backfill on loopback: own work < {goal:.0f} s (Prefect server already running)",
+            work, work < goal, f"{work:.1f} s")
+    catchup = figures.get("catchup", {})
+    for ms, stores in catchup.get("latencies", {}).items():  # none when the section failed
+        small, large = catchup_pair(stores)
+        ratio = median(large, "seconds") / median(small, "seconds")
+        add(f"catch-up at {ms} ms: cost ratio {years_label(stores)} <= {TARGETS['catchup_ratio']}",
+            ratio, ratio <= TARGETS["catchup_ratio"], f"{ratio:.2f} (wall time)")
+        only = only_changed(catchup, stores)
+        add(f"catch-up at {ms} ms: only changed partitions rewritten", only, only,
+            "yes" if only else f"no: {rewritten(stores)}")
+    queries = figures.get("queries", {}).get("queries", {})
+    for name, query in queries.items():
+        goal = TARGETS["query_speedup"]
+        add(f"query {name}: >= {goal:.0f}x faster than pandas", query["speedup"],
+            query["speedup"] >= goal, f"{query['speedup']:.1f}x vs tuned pandas "
+            f"({query['duckdb_ms']:.0f} ms vs {query['pandas_ms']:.0f} ms); "
+            f"{query['speedup_vs_defaults']:.1f}x vs pandas defaults")
+    if "monthly_average" in queries:
+        ms = queries["monthly_average"]["duckdb_ms"]
+        goal = TARGETS["monthly_average_ms"]
+        add(f"monthly average over all history < {goal:.0f} ms", ms, ms < goal, f"{ms:.0f} ms")
+    news = figures.get("news", {})
+    if news.get("status") == "measured":
+        goal = TARGETS["news_ingest_seconds"]
+        add(f"news: {news['items']:,} items ingested < {goal:.0f} s", news["ingest_seconds"],
+            news["ingest_seconds"] < goal, f"{news['ingest_seconds']:.1f} s")
+        goal = TARGETS["news_reingest_seconds"]
+        for kind in ("same", "rebuilt"):
+            seconds, rows = news[f"reingest_{kind}_seconds"], news[f"reingest_{kind}_rows_written"]
+            add(f"news: unchanged re-ingest ({kind} document) < {goal:.0f} s, 0 rows written",
+                seconds, seconds < goal and rows == 0, f"{seconds:.1f} s, {rows} rows written")
+    elif news:
+        add("news section", None, None,
+            f"{news.get('status', 'not measured')}: {news.get('reason') or news.get('error')}")
+    return out
+
+
+def catchup_pair(stores: dict) -> tuple[list[dict], list[dict]]:
+    years = sorted(stores, key=int)
+    return stores[years[0]]["runs"], stores[years[-1]]["runs"]
+
+
+def years_label(stores: dict) -> str:
+    years = sorted(stores, key=int)
+    return f"{years[-1]}y/{years[0]}y"
+
+
+def rewritten(stores: dict) -> list[str]:
+    return sorted({p for store in stores.values() for run in store["runs"]
+                   for p in run["rates_partitions_rewritten"]})
+
+
+def only_changed(catchup: dict, stores: dict) -> bool:
+    return set(rewritten(stores)) <= set(catchup["expected_partitions"]) and all(
+        run["rows_written"] > 0 for store in stores.values() for run in store["runs"])
+
+
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def peak_rss(result: dict) -> float:
+    process = result.get("process")
+    return process["peak_rss_mb"] if process else result["peak_rss_mb"]

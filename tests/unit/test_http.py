@@ -1,0 +1,74 @@
+"""The HTTP seam against a local server: the retry policy and the time budget of a task."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from werkzeug import Response
+
+from schemas.errors import SourceRejectedError, TransientSourceError
+from tasks.http import HttpClient, HttpPolicy, deal
+
+FAST = HttpPolicy(backoff=0.01, min_interval=0)
+
+
+def test_transient_failures_are_retried_then_answered(httpserver):
+    httpserver.expect_ordered_request("/doc").respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request("/doc").respond_with_data(
+        "later", status=429, headers={"Retry-After": "0"})
+    httpserver.expect_ordered_request("/doc").respond_with_data("ok")
+    client = HttpClient(FAST)
+    assert client.get(httpserver.url_for("/doc")).body == b"ok"
+    assert client.requests_made == 3
+
+
+def test_a_permanent_refusal_is_not_retried(httpserver):
+    httpserver.expect_request("/gone").respond_with_data("no", status=404)
+    client = HttpClient(FAST)
+    with pytest.raises(SourceRejectedError, match="HTTP 404"):
+        client.get(httpserver.url_for("/gone"))
+    assert client.requests_made == 1
+
+
+def test_every_attempt_failing_says_so(httpserver):
+    httpserver.expect_request("/down").respond_with_data("", status=500)
+    client = HttpClient(FAST)
+    with pytest.raises(TransientSourceError, match="gave up after 4 attempts") as error:
+        client.get(httpserver.url_for("/down"))
+    assert error.value.cause == "HTTP 500"
+    assert client.requests_made == 4
+
+
+def test_a_long_retry_after_ends_the_run_without_waiting(httpserver):
+    httpserver.expect_request("/slow").respond_with_data(
+        "", status=429, headers={"Retry-After": "3600"})
+    client = HttpClient(FAST)
+    with pytest.raises(TransientSourceError, match="asked us to wait 3600 s"):
+        client.get(httpserver.url_for("/slow"))
+    assert client.requests_made == 1
+
+
+def test_a_client_stops_when_its_budget_is_spent(httpserver):
+    """A server that never answers: the budget, not the 60 s read timeout, ends the work."""
+    release = threading.Event()
+
+    def stall(request):
+        release.wait(30)
+        return Response("late")
+
+    httpserver.expect_request("/stall").respond_with_handler(stall)
+    client = HttpClient(HttpPolicy(backoff=0.01, min_interval=0, budget=0.5))
+    try:
+        with pytest.raises(TransientSourceError, match=r"still fetching after 0\.5 s") as error:
+            client.get(httpserver.url_for("/stall"))
+    finally:
+        release.set()
+    assert error.value.final and error.value.cause == "took longer than 0.5 s"
+    assert client.requests_made == 1  # the read timed out at the budget; no second request
+
+
+def test_deal_gives_every_share_work_and_keeps_every_item():
+    assert deal(list(range(5)), 4) == [[0, 4], [1], [2], [3]]
+    assert deal([1, 2], 4) == [[1], [2]]
+    assert deal([], 4) == []
