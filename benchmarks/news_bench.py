@@ -33,17 +33,21 @@ from warehouse import Warehouse
 
 ITEMS = 10_000
 ARTICLES = 200
+EDITED = 10
 RESULTS = Path(__file__).parent / "results" / "news.json"
 START = dt.datetime(2020, 1, 1, 9, 0)
 
 
-def make_feed(items: int, build: str = "Mon, 13 Jan 2020 15:00:00 +0300") -> bytes:
-    """An RSS 2.0 feed of `items` items, one every four hours back from 2020 (≈ 55 months)."""
+def make_feed(items: int, build: str = "Mon, 13 Jan 2020 15:00:00 +0300",
+              edited: int = 0) -> bytes:
+    """An RSS 2.0 feed of `items` items, one every four hours back from 2020 (≈ 55 months);
+    the first `edited` of them with a corrected title."""
     parts = []
     for n in range(items):
         when = START - dt.timedelta(hours=4 * n)
+        correction = " (corrected)" if n < edited else ""
         parts.append(
-            f"<item><title>SCO news item {n}: Secretary-General meets &amp; talks "
+            f"<item><title>SCO news item {n}{correction}: Secretary-General meets &amp; talks "
             f"&#8220;cooperation&#8221;</title>"
             f"<link>http://www.infoshos.ru/en/?idn={100000 + n}&amp;utm_source=rss</link>"
             f"<description>&lt;p&gt;Summary of item {n} with &lt;b&gt;bold&lt;/b&gt; text and "
@@ -134,12 +138,17 @@ def main() -> None:
             third = run("reingest_reparsed", feed_url, str(data))
             figures["reingest_reparsed_rows_written"] = third["inserted"] + third["updated"]
             figures["reingest_reparsed_unchanged"] = third["unchanged"]
+            figures["news_files_rewritten_by_reingests"] = sum(
+                before[p] != m for p, m in news_files(data).items())
+            # A steady-state run: a rebuilt document in which ten items were edited.
+            served["body"] = make_feed(ITEMS, build="Mon, 13 Jan 2020 17:00:00 +0300",
+                                       edited=EDITED)
+            edited = run("reingest_10_edited", feed_url, str(data))
+            figures["reingest_10_edited_rows_written"] = edited["inserted"] + edited["updated"]
             served["etag"] = '"bench-1"'  # the server starts sending an ETag: 200, then 304
             run("etag_first_seen", feed_url, str(data))
             fourth = run("reingest_304", feed_url, str(data))
             figures["reingest_304_fetch"] = fourth["sources"][0]["fetch"]
-            figures["news_files_rewritten_by_reingests"] = sum(
-                before[p] != m for p, m in news_files(data).items())
             figures["loads_rows_written"] = Warehouse(data).read(LOADS)["rows_written"].to_pylist()
             figures["news_rows"] = Warehouse(data).read(NEWS, columns=["item_id"]).num_rows
     finally:

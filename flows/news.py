@@ -16,7 +16,8 @@ from tasks.http import deal
 from tasks.ledger import RunInfo
 from tasks.news import prefect_tasks as news
 from tasks.news.articles import combine_pages
-from tasks.news.extract import failed_sources, record_failure, summary_rows
+from tasks.news.extract import failed_sources, summary_rows
+from tasks.news.load import record_failure
 from tasks.news.settings import (
     ARTICLE_WORKERS,
     ARTICLES_PER_RUN,
@@ -54,7 +55,8 @@ def ingest_news(
         states = news.read_feed_state(warehouse)
         fetched = news.fetch_sources(config.http, sources, states, feed_workers)
         requests += fetched.requests_made
-        parsed = news.parse_sources(fetched.fetches, states)
+        reusable = news.read_reusable(warehouse, sources, fetch_articles)
+        parsed = news.parse_sources(fetched.fetches, states, reusable)
         limit = articles_per_run if fetch_articles else 0
         known = news.load_known(warehouse, parsed.candidates, sources, max_article_attempts,
                                 limit)

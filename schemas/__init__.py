@@ -6,7 +6,7 @@ Imports no Prefect and does no I/O beyond reading the package's own reference fi
 from schemas.currencies import CURRENCIES
 from schemas.ledger import LOADS, QUARANTINE
 from schemas.mentions import COUNTRY_TERMS, NEWS_MENTIONS
-from schemas.news import FEED_STATE, NEWS, NEWS_REVISIONS
+from schemas.news import FEED_STATE, NEWS, NEWS_ITEM_HASHES, NEWS_REVISIONS
 from schemas.rates import RATE_REVISIONS, RATES, UNPUBLISHED_DATES
 from schemas.reference import CURRENCY_LINEAGE, SCO_COUNTRIES
 from schemas.table import Column, Rejection, Table, Validated, to_arrow, validate
@@ -18,6 +18,7 @@ __all__ = [
     "FEED_STATE",
     "LOADS",
     "NEWS",
+    "NEWS_ITEM_HASHES",
     "NEWS_MENTIONS",
     "NEWS_REVISIONS",
     "QUARANTINE",

@@ -1,4 +1,5 @@
-"""The news tables: `news` (one row per item), its revision log, and the per-feed HTTP state."""
+"""The news tables: `news` (one row per item), its revision log, the per-feed HTTP state, and
+the hashes that let an unchanged item of a changed document go unparsed."""
 
 from __future__ import annotations
 
@@ -118,4 +119,22 @@ FEED_STATE = Table(
         Column("status_since", UTC_TIMESTAMP, doc="when the status last changed"),
     ),
     key=("source",),
+)
+
+NEWS_ITEM_HASHES = Table(
+    name="news_item_hashes",
+    doc="Per news item, a hash of the bytes it was last read from, so that an unchanged item "
+        "of a changed document is not parsed again. Losing it costs only parsing time.",
+    columns=(
+        Column("item_id", pa.string(), checks=(HEX_ID,), doc="news.item_id"),
+        Column("source", pa.string(), doc="news.source"),
+        Column("raw_hash", pa.string(), checks=(HEX_ID,),
+               doc="blake2b of the item's raw bytes (a listing: of its block as read), keyed "
+                   "with what it inherits from its document (parser version, site link, "
+                   "language, the markup around the items)"),
+        Column("row_updated_at", UTC_TIMESTAMP,
+               doc="news.updated_at when the hash was taken: a row changed since by anything "
+                   "else (an article page, an older release, a hand) is read again"),
+    ),
+    key=("item_id",),
 )

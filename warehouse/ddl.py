@@ -17,6 +17,7 @@ from schemas import (
     FEED_STATE,
     LOADS,
     NEWS,
+    NEWS_ITEM_HASHES,
     NEWS_MENTIONS,
     NEWS_REVISIONS,
     QUARANTINE,
@@ -32,8 +33,9 @@ from warehouse.views import DERIVED_VIEWS
 BASE_TABLES: tuple[Table, ...] = (
     RATES, RATE_REVISIONS, CURRENCIES, SCO_COUNTRIES, CURRENCY_LINEAGE, QUARANTINE, LOADS,
     NEWS, NEWS_REVISIONS, FEED_STATE, UNPUBLISHED_DATES, COUNTRY_TERMS, NEWS_MENTIONS,
+    NEWS_ITEM_HASHES,
 )
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Raised with every release that changes a declaration: a lake is only ever moved forward,
 so an older sco-etl writing next to a newer one never takes its columns or views away."""
 META_TABLE = "lake_meta"

@@ -29,6 +29,7 @@ class Diff:
         unchanged: rows that were already stored exactly so.
         replaced: the stored versions of the updated rows (for revision logs).
         partitions: the hive partitions that gained rows, e.g. `rates/year=2025`.
+        inserted_keys: the keys of the inserted rows.
     """
 
     inserted: int
@@ -36,12 +37,13 @@ class Diff:
     unchanged: int
     replaced: pa.Table
     partitions: list[str] = field(default_factory=list)
+    inserted_keys: pa.Table | None = None
 
 
 def upsert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> Diff:
     """Insert new keys, replace changed rows, leave identical ones (and their lineage) alone."""
     if rows.num_rows == 0:
-        return Diff(0, 0, 0, table.empty())
+        return Diff(0, 0, 0, table.empty(), inserted_keys=table.empty().select(list(table.key)))
     _stage(connection, table, rows)
     on = _key_match(table, "i", "s")
     compare = [c for c in table.column_names if c not in table.key and c not in LINEAGE_COLUMNS]
@@ -63,6 +65,8 @@ def upsert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) 
         "SELECT (SELECT count(*) FROM temp.main.changed), (SELECT count(*) FROM temp.main.fresh),"
         " (SELECT count(*) FROM temp.main.stored)").fetchone()
     updated, inserted, stored = counts
+    inserted_keys = connection.execute(
+        f"SELECT {_key_list(table)} FROM temp.main.fresh").to_arrow_table()
     if updated:
         _delete_matching(connection, table, "temp.main.changed")
     partitions: list[str] = []
@@ -76,8 +80,9 @@ def upsert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) 
         partitions = _partitions(connection, table)
     for name in ("stored", "changed", "fresh", "incoming"):
         connection.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
+    key_schema = pa.schema([table.arrow_schema.field(k) for k in table.key])
     return Diff(inserted, updated, stored - updated, replaced.cast(table.arrow_schema),
-                partitions)
+                partitions, inserted_keys.cast(key_schema))
 
 
 def insert_new(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> int:

@@ -43,6 +43,11 @@ SELECT source, max(published_at) AS latest_published_at,
 FROM "{NEWS.name}" GROUP BY source ORDER BY source
 """
 
+NEWS_PER_SOURCE = f"""
+SELECT source, count(*) AS items, max(published_at) AS latest_published_at
+FROM "{NEWS.name}" GROUP BY source ORDER BY source
+"""
+
 
 def rate_series(warehouse: Warehouse, codes: list[str], start: dt.date,
                 end: dt.date | None = None) -> pa.Table:
@@ -80,3 +85,9 @@ def news_activity(warehouse: Warehouse) -> list[dict]:
     """Per news source: the newest `published_at` and `first_seen_at` stored."""
     with warehouse.reader() as connection:
         return connection.execute(NEWS_ACTIVITY).to_arrow_table().to_pylist()
+
+
+def news_per_source(warehouse: Warehouse) -> list[dict]:
+    """Per news source: how many items are stored, and the newest `published_at`."""
+    with warehouse.reader() as connection:
+        return connection.execute(NEWS_PER_SOURCE).to_arrow_table().to_pylist()

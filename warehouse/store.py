@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -33,13 +34,15 @@ FIRST_RETRY_SECONDS = 0.05
 
 @dataclass
 class UpsertResult:
-    """What an upsert did: counts, the stored versions it replaced, the partitions it touched."""
+    """What an upsert did: counts, the stored versions it replaced, the keys it inserted, the
+    partitions it touched."""
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     replaced: pa.Table | None = None
     partitions: list[str] = field(default_factory=list)
+    inserted_keys: pa.Table | None = None
 
 
 class Warehouse:
@@ -62,6 +65,12 @@ class Warehouse:
         """Rows of `table` in the latest snapshot (optionally filtered by a SQL predicate)."""
         with self.reader() as connection:
             return read_table(connection, table, columns, where, parameters)
+
+    def lookup(self, table: Table, column: str, values: pa.Array | list,
+               columns: list[str] | None = None) -> pa.Table:
+        """Rows of `table` in the latest snapshot whose `column` is one of `values`."""
+        with self.reader() as connection:
+            return lookup_rows(connection, table, column, values, columns)
 
     def distinct(self, table: Table, column: str) -> list:
         """The distinct values of one column in the latest snapshot, sorted."""
@@ -193,6 +202,11 @@ class Writer:
         """Rows of `table` as this transaction sees them."""
         return read_table(self.connection, table, columns, where, parameters)
 
+    def lookup(self, table: Table, column: str, values: pa.Array | list,
+               columns: list[str] | None = None) -> pa.Table:
+        """Rows of `table` whose `column` is one of `values`, as this transaction sees them."""
+        return lookup_rows(self.connection, table, column, values, columns)
+
     def distinct(self, table: Table, column: str) -> list:
         """The distinct values of one column as this transaction sees them, sorted."""
         return distinct_values(self.connection, table, column)
@@ -202,7 +216,7 @@ class Writer:
         diff = merge.upsert(self.connection, table, rows)
         self._note(table, diff.inserted + diff.updated)
         return UpsertResult(diff.inserted, diff.updated, diff.unchanged, diff.replaced,
-                            diff.partitions)
+                            diff.partitions, diff.inserted_keys)
 
     def append(self, table: Table, rows: pa.Table) -> int:
         """Add rows whose key is not stored yet; return how many were added."""
@@ -247,6 +261,24 @@ def read_table(connection: duckdb.DuckDBPyConnection, table: Table,
     result = connection.execute(sql, parameters or []).to_arrow_table()
     schema = pa.schema([table.arrow_schema.field(name) for name in names])
     return result.cast(schema)
+
+
+def lookup_rows(connection: duckdb.DuckDBPyConnection, table: Table, column: str,
+                values: pa.Array | list, columns: list[str] | None = None) -> pa.Table:
+    """`read_table` of the rows whose `column` is among `values`: a semi join with the values
+    staged as an Arrow table, which stays fast for thousands of them."""
+    names = columns or table.column_names
+    wanted = pa.table({"value": pa.array(values, table.arrow_schema.field(column).type)})
+    view = f"lookup_{uuid.uuid4().hex}"
+    connection.register(view, wanted)
+    try:
+        selected = ", ".join(f't."{name}"' for name in names)
+        result = connection.execute(
+            f'SELECT {selected} FROM "{table.name}" t SEMI JOIN {view} w '
+            f'ON t."{column}" = w.value').to_arrow_table()
+    finally:
+        connection.unregister(view)
+    return result.cast(pa.schema([table.arrow_schema.field(name) for name in names]))
 
 
 def distinct_values(connection: duckdb.DuckDBPyConnection, table: Table, column: str) -> list:

@@ -13,18 +13,20 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas import COUNTRY_TERMS, LOADS, NEWS_MENTIONS, QUARANTINE
+from schemas import COUNTRY_TERMS
 from schemas.errors import SourceFormatError, ValidationFailure
-from schemas.news import FEED_STATE, NEWS, NEWS_REVISIONS
+from schemas.news import NEWS
 from schemas.table import Rejection, Validated, validate
-from tasks.ledger import LoadCounts, RunInfo, load_row, quarantine_rows, utc_now
-from tasks.news.feeds import ParsedDocument, detect_kind, parse_feed
-from tasks.news.fetch import SourceFetch, body_hash, merge_states, next_state
+from tasks.ledger import RunInfo, utc_now
+from tasks.news.documents import document_kind, read_document
+from tasks.news.feeds import ParsedDocument, parse_feed
+from tasks.news.fetch import SourceFetch, body_hash, next_state
 from tasks.news.listing import parse_listing
-from tasks.news.mentions import compile_matchers, find_mentions, mention_changes
-from tasks.news.normalise import Candidates, concat, normalise_document
-from tasks.news.rows import NewsBatch, article_links, build_rows, select_known
-from warehouse import Warehouse, Writer
+from tasks.news.mentions import compile_matchers, find_mentions
+from tasks.news.normalise import Candidates, concat
+from tasks.news.rows import NewsBatch, article_links, build_rows
+from warehouse import Warehouse
+from warehouse.news import known_news, reusable_items
 
 
 @dataclass
@@ -50,20 +52,12 @@ class ParsedSources:
 
 @dataclass
 class Known:
-    """What the warehouse knows that this run needs: rows it may change, and every url."""
+    """What the warehouse knows that this run needs: rows it may change, the items sharing a
+    url with them, and the country terms their mentions are found with."""
 
     rows: pa.Table
     urls: pa.Table
-
-
-@dataclass
-class NewsWritten(LoadCounts):
-    """What one run changed in the warehouse."""
-
-    status: str
-    message: str
-    mentions: int = 0
-    """news_mentions rows added or removed"""
+    terms: pa.Table
 
 
 def parse_document(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedDocument:
@@ -72,18 +66,26 @@ def parse_document(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedD
     Raises:
         SourceFormatError: neither, or nothing readable in it.
     """
-    if not body.strip():
-        # Said plainly: the feed parser would call an empty body a truncated feed.
-        raise SourceFormatError(f"{url}: empty response body; the server sent nothing")
-    if detect_kind(body, headers.get("Content-Type")) == "feed":
+    if document_kind(body, url, headers) == "feed":
         return parse_feed(body, url, headers)
     return parse_listing(body, url, headers)
 
 
-def parse_sources(fetches: list[SourceFetch], stored_states: pa.Table) -> ParsedSources:
-    """Parse what changed; a 304 or a document identical to the last one is not parsed."""
+def read_reusable(warehouse: Warehouse, sources: list[str], with_articles: bool) -> pa.Table:
+    """(source, raw_hash, item_id) of the stored items an unchanged document leaves alone."""
+    return reusable_items(warehouse, sources, with_articles)
+
+
+def parse_sources(fetches: list[SourceFetch], stored_states: pa.Table,
+                  reusable: pa.Table | None = None) -> ParsedSources:
+    """Parse what changed; a 304 or a document identical to the last one is not parsed, and
+    of a changed one only the items whose raw hash is not among `reusable`
+    (`read_reusable`)."""
     now = utc_now()
     previous = {row["source"]: row for row in stored_states.to_pylist()}
+    hashes: dict[str, dict[str, str]] = {}
+    for row in (reusable.to_pylist() if reusable is not None else []):
+        hashes.setdefault(row["source"], {})[row["raw_hash"]] = row["item_id"]
     parts, states, reports = [], [], []
     for fetch in fetches:
         before = previous.get(fetch.source)
@@ -106,14 +108,16 @@ def parse_sources(fetches: list[SourceFetch], stored_states: pa.Table) -> Parsed
             continue
         report.fetch = f"{response.status}, {len(response.body)} bytes"
         try:
-            document = parse_document(response.body, response.url, response.headers)
+            reading = read_document(fetch.source, response.body, response.url,
+                                    response.headers, hashes.get(fetch.source, {}))
         except SourceFormatError as e:
             report.error = str(e)
             states.append(next_state(before, fetch.source, now, "failed", message=str(e)))
             continue
+        document = reading.document
         report.kind, report.items, report.warnings = (
-            document.kind, len(document.items), document.warnings)
-        parts.append(normalise_document(fetch.source, document))
+            document.kind, reading.items, document.warnings)
+        parts.append(reading.candidates)
         states.append(next_state(
             before, fetch.source, now, "degraded" if document.degraded else "ok",
             message="; ".join(document.warnings) or None, kind=document.kind,
@@ -125,12 +129,11 @@ def parse_sources(fetches: list[SourceFetch], stored_states: pa.Table) -> Parsed
 
 def load_known(warehouse: Warehouse, candidates: Candidates, sources: list[str],
                max_attempts: int, waiting: int) -> Known:
-    """The stored rows of this run's items, up to `waiting` awaiting an article, every url."""
-    stored = warehouse.read(NEWS)
-    return Known(
-        rows=select_known(stored, candidates.rows, sources, max_attempts, waiting),
-        urls=stored.select(["item_id", "url", "duplicate_of", "first_seen_at"]),
-    )
+    """The stored rows of this run's items, up to `waiting` awaiting an article, and the
+    items sharing a url with them."""
+    known = known_news(warehouse, candidates.rows.select(["item_id", "url"]), sources,
+                       max_attempts, waiting)
+    return Known(known.rows, known.urls, warehouse.read(COUNTRY_TERMS))
 
 
 def plan_articles(candidates: Candidates, known: Known, max_attempts: int,
@@ -141,8 +144,12 @@ def plan_articles(candidates: Candidates, known: Known, max_attempts: int,
 
 def join_rows(candidates: Candidates, known: Known, articles: pa.Table,
               run: RunInfo) -> NewsBatch:
-    """News rows as they should now be stored."""
-    return build_rows(candidates, known.rows, known.urls, articles, run, utc_now())
+    """News rows as they should now be stored, and the mentions of those that changed (found
+    here, not in the write transaction)."""
+    batch = build_rows(candidates, known.rows, known.urls, articles, run, utc_now())
+    changed = batch.rows.filter(pc.is_in(batch.rows["item_id"], value_set=batch.changed))
+    batch.mentions = find_mentions(changed, compile_matchers(known.terms))
+    return batch
 
 
 def validate_news(batch: NewsBatch) -> tuple[Validated, dict[str, str]]:
@@ -165,71 +172,11 @@ def validate_news(batch: NewsBatch) -> tuple[Validated, dict[str, str]]:
     return Validated(pa.concat_tables(rows or [NEWS.empty()]), rejected), broken
 
 
-def write_news(
-    warehouse: Warehouse, validated: Validated, batch: NewsBatch, states: list[dict],
-    run: RunInfo, failures: dict[str, str], requests: int,
-) -> NewsWritten:
-    """Upsert the rows, log revisions, update the feed state and the items' country mentions,
-    quarantine rejects, add a load row — one transaction: on any failure the warehouse stays
-    as it was."""
-    valid = validated.rows["item_id"]
-    moved = batch.moved.filter(pc.is_in(batch.moved["item_id"], value_set=valid))
-    revisions = batch.revisions.filter(pc.is_in(batch.revisions["item_id"], value_set=valid))
-    status = "failed" if failures else "completed"
-
-    def apply(writer: Writer) -> NewsWritten:
-        writer.delete(NEWS, moved)
-        result = writer.upsert(NEWS, validated.rows)
-        added = writer.append(NEWS_REVISIONS, revisions)
-        mentions = update_mentions(writer, validated.rows)
-        writer.replace(FEED_STATE, merge_states(writer.read(FEED_STATE), states))
-        if validated.rejected:
-            writer.append(QUARANTINE, quarantine_rows("news", validated.rejected, run))
-        message = load_message(result.inserted, result.updated, len(validated.rejected),
-                               failures)
-        writer.append(LOADS, load_row(run, status, result.inserted + result.updated,
-                                      len(validated.rejected), requests, message))
-        return NewsWritten(result.inserted, result.updated, result.unchanged,
-                           len(validated.rejected), added, result.partitions, status, message,
-                           mentions)
-
-    return warehouse.transaction(apply, message=f"{run.flow} {run.run_id}")
-
-
-def update_mentions(writer: Writer, rows: pa.Table) -> int:
-    """Bring the `news_mentions` of these items in line with their text; return rows changed.
-
-    An item that is unchanged finds the mentions it already has, so nothing is written.
-    """
-    if rows.num_rows == 0:
-        return 0
-    matchers = compile_matchers(writer.read(COUNTRY_TERMS))
-    stored = writer.read(NEWS_MENTIONS, where="list_contains(?::VARCHAR[], item_id)",
-                         parameters=[rows["item_id"].to_pylist()])
-    changes = mention_changes(stored, find_mentions(rows, matchers))
-    return writer.delete(NEWS_MENTIONS, changes.removed) + writer.append(
-        NEWS_MENTIONS, changes.added)
-
-
-def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,
-                   requests: int | None) -> None:
-    """A run that broke leaves the data untouched and says why in the loads ledger."""
-    row = load_row(run, "failed", 0, 0, requests, f"{type(error).__name__}: {error}")
-    warehouse.transaction(lambda writer: writer.append(LOADS, row),
-                          message=f"{run.flow} {run.run_id} failed")
-
-
 def failed_sources(parsed: ParsedSources, broken: dict[str, str]) -> dict[str, str]:
     """Source → why it gave nothing this run."""
     failures = {r.source: r.error for r in parsed.reports if r.error}
     failures.update({source: f"validation: {why}" for source, why in broken.items()})
     return failures
-
-
-def load_message(inserted: int, updated: int, rejected: int, failures: dict[str, str]) -> str:
-    parts = [f"{inserted} new items, {updated} updated, {rejected} rejected"]
-    parts += [f"source failed: {source}: {why}" for source, why in failures.items()]
-    return "; ".join(parts)
 
 
 def rejected_by_source(rejected: list[Rejection]) -> Counter:

@@ -65,6 +65,7 @@ class ParsedDocument:
         warnings: what was wrong with a document that still gave items.
         degraded: not well-formed or truncated: its validators are not kept, so the next
             run fetches it again.
+        language: the document's own language (the items' unless they say otherwise).
     """
 
     kind: str
@@ -72,6 +73,7 @@ class ParsedDocument:
     items: list[FeedItem]
     warnings: list[str] = field(default_factory=list)
     degraded: bool = False
+    language: str | None = None
 
 
 def detect_kind(body: bytes, content_type: str | None = None) -> str:
@@ -135,7 +137,7 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedDocum
              for index, entry in enumerate(parsed.entries)]
     kind = "atom" if parsed.get("version", "").startswith("atom") else "rss"
     return ParsedDocument(kind, _site_base(parsed.feed.get("link"), url), items, warnings,
-                          degraded)
+                          degraded, language)
 
 
 def _feed_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -47,7 +47,7 @@ def parse_listing(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedDo
             f"{url}: no dated headlines (a 'dd.mm.yyyy HH:MM' date beside a link) on the page; "
             "is this the site's news list?"
         )
-    return ParsedDocument("listing", base_url, items)
+    return ParsedDocument("listing", base_url, items, language=language)
 
 
 def _date_for(anchor: Tag) -> str | None:

@@ -103,15 +103,33 @@ def compile_matchers(terms: pa.Table) -> list[Matcher]:
 
 
 def find_mentions(news: pa.Table, matchers: list[Matcher]) -> pa.Table:
-    """`news_mentions` rows of the items in `news` (item_id plus the text columns)."""
+    """`news_mentions` rows of the items in `news` (item_id plus the text columns).
+
+    A match can only start where a word starts whose lower-case form is one of its matcher's
+    hints, so each pattern is tried only there (anchored, after the previous match of the same
+    country, as a scan would) instead of scanning the whole text once per country.
+    """
+    by_hint: dict[str, list[int]] = {}
+    for index, matcher in enumerate(matchers):
+        for hint in matcher.hints or ():
+            by_hint.setdefault(hint, []).append(index)
+    scanned = [matcher for matcher in matchers if matcher.hints is None]
     found: set[tuple[str, str, str]] = set()
     columns = [c for c in TEXT_COLUMNS if c in news.column_names]
     for row in news.select(["item_id", *columns]).to_pylist():
         text = "\n".join(row[c] for c in columns if row[c])
-        words = set(WORD.findall(text.lower()))
-        for matcher in matchers:
-            if matcher.hints is not None and matcher.hints.isdisjoint(words):
-                continue
+        starts: dict[int, list[int]] = {}
+        for word in WORD.finditer(text):
+            for index in by_hint.get(word.group().lower(), ()):
+                starts.setdefault(index, []).append(word.start())
+        for index, positions in starts.items():
+            matcher, end = matchers[index], 0
+            for position in positions:
+                match = matcher.pattern.match(text, position) if position >= end else None
+                if match:
+                    found.add((row["item_id"], matcher.country, matcher.terms[match.lastgroup]))
+                    end = match.end()
+        for matcher in scanned:
             for match in matcher.pattern.finditer(text):
                 found.add((row["item_id"], matcher.country, matcher.terms[match.lastgroup]))
     rows = [dict(zip(NEWS_MENTIONS.column_names, values, strict=True))

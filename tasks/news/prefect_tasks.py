@@ -14,7 +14,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from schemas.news import FEED_STATE
-from tasks.news import articles, extract, fetch, search
+from tasks.news import articles, extract, fetch, load, search
 from warehouse import Warehouse
 
 
@@ -24,6 +24,7 @@ def read_feed_state(warehouse: Warehouse) -> pa.Table:
     return warehouse.read(FEED_STATE)
 
 
+read_reusable = task(name="read-reusable-news", cache_policy=NO_CACHE)(extract.read_reusable)
 # Timeouts: each network task's client gives up after its budget (`SOURCES_TIMEOUT`,
 # `ARTICLES_TIMEOUT`), enforced in the HTTP seam between socket reads.
 fetch_sources = task(name="fetch-news-sources", cache_policy=NO_CACHE)(fetch.fetch_sources)
@@ -33,13 +34,13 @@ plan_articles = task(name="plan-article-fetches", cache_policy=NO_CACHE)(extract
 fetch_articles = task(name="fetch-articles", cache_policy=NO_CACHE)(articles.fetch_articles)
 join_rows = task(name="join-news-rows", cache_policy=NO_CACHE)(extract.join_rows)
 validate_news = task(name="validate-news", cache_policy=NO_CACHE)(extract.validate_news)
-write_news = task(name="write-news", cache_policy=NO_CACHE)(extract.write_news)
+write_news = task(name="write-news", cache_policy=NO_CACHE)(load.write_news)
 refresh_search_index = task(name="refresh-search-index",
                             cache_policy=NO_CACHE)(search.refresh_index)
 
 
 @task(name="publish-news-summary", cache_policy=NO_CACHE)
-def publish_summary(rows: list[dict], written: extract.NewsWritten, pages: pa.Table) -> None:
+def publish_summary(rows: list[dict], written: load.NewsWritten, pages: pa.Table) -> None:
     """A table artifact: per source, new / updated / unchanged / rejected items and any error."""
     failed = pages.num_rows - pages["error"].null_count
     fetched = pages.num_rows - failed

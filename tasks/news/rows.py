@@ -14,13 +14,15 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.mentions import NEWS_MENTIONS
 from schemas.news import NEWS, NEWS_REVISIONS
 from schemas.table import Rejection, to_arrow
 from tasks.ledger import RunInfo
-from tasks.news.normalise import CANDIDATE_COLUMNS, Candidates
+from tasks.news.normalise import CANDIDATE_COLUMNS, UNCHANGED, Candidates
 from warehouse.merge import LINEAGE_COLUMNS
 
 COMPARED = [c for c in NEWS.column_names if c not in LINEAGE_COLUMNS]
+HASHES = pa.schema([("item_id", pa.string()), ("source", pa.string()), ("raw_hash", pa.string())])
 
 
 @dataclass
@@ -33,6 +35,11 @@ class NewsBatch:
         moved: stored rows whose date moved them to another partition (to remove there).
         counts: per source, how many items are new, updated or unchanged.
         rejected: records refused so far.
+        changed: item_ids of the rows that are new or differ from their stored version.
+        hashes: (item_id, source, raw_hash) of the items read from the documents; a null
+            raw_hash: the document could not be read item by item.
+        unchanged: (source, item_id) of the items left unparsed, not in `rows`.
+        mentions: the `news_mentions` rows of the `changed` items.
     """
 
     rows: pa.Table
@@ -40,20 +47,10 @@ class NewsBatch:
     moved: pa.Table
     counts: dict[str, Counter] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
-
-
-def select_known(stored: pa.Table, candidates: pa.Table, sources: list[str],
-                 max_attempts: int, waiting: int) -> pa.Table:
-    """Stored rows this run may change: the candidates' own, and the `waiting` newest of
-    this run's sources still without an article body (0 when articles are not fetched)."""
-    mine = pc.is_in(stored["item_id"], value_set=candidates["item_id"])
-    awaiting = pc.and_(
-        pc.and_(pc.is_in(stored["source"], value_set=pa.array(sources, pa.string())),
-                pc.is_null(stored["body"])),
-        pc.and_(pc.less(stored["article_attempts"], max_attempts), pc.invert(mine)),
-    )
-    retries = stored.filter(awaiting).sort_by([("published_at", "descending")])
-    return pa.concat_tables([stored.filter(mine), retries.slice(0, waiting)])
+    changed: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+    hashes: pa.Table = field(default_factory=HASHES.empty_table)
+    unchanged: pa.Table = field(default_factory=UNCHANGED.empty_table)
+    mentions: pa.Table = field(default_factory=NEWS_MENTIONS.empty)
 
 
 def article_links(candidates: pa.Table, known: pa.Table, max_attempts: int,
@@ -98,12 +95,14 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
                run: RunInfo, now: dt.datetime) -> NewsBatch:
     """Join candidates with stored rows (`known`) and article results into news rows.
 
-    `urls` is (item_id, url, duplicate_of, first_seen_at) of every stored item, to link one
-    story reached through several sources or links to the item seen first.
+    `urls` is (item_id, url, duplicate_of, first_seen_at) of the stored items sharing a url
+    with these, to link one story reached through several sources or links to the item seen
+    first. The candidates' unchanged items count as unchanged unless an article page is joined
+    to them here.
     """
     stored = {row["item_id"]: row for row in known.to_pylist()}
     pages = {row["link"]: row for row in articles.to_pylist()}
-    rows, revisions, moved = [], [], []
+    rows, revisions, moved, changed = [], [], [], []
     counts: dict[str, Counter] = defaultdict(Counter)
     seen: set[str] = set()
     for candidate in candidates.rows.to_pylist():
@@ -118,7 +117,10 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
     for row in rows:
         row["duplicate_of"] = _link_duplicate(primaries, row)
         old = stored.get(row["item_id"])
-        counts[row["source"]][_status(old, row)] += 1
+        status = _status(old, row)
+        counts[row["source"]][status] += 1
+        if status != "unchanged":
+            changed.append(row["item_id"])
         if old is not None and old["content_hash"] != row["content_hash"]:
             revisions.append(_revision(old, row, old["run_id"], run, now))
         if old is not None and _month(old["published_at"]) != _month(row["published_at"]):
@@ -126,6 +128,11 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
     latest = {row["item_id"]: row for row in rows}
     for previous in candidates.superseded.to_pylist():
         revisions.append(_revision(previous, latest[previous["item_id"]], run.run_id, run, now))
+    unchanged = candidates.unchanged.filter(
+        pc.invert(pc.is_in(candidates.unchanged["item_id"],
+                           value_set=pa.array(sorted(latest), pa.string()))))
+    for source in unchanged["source"].to_pylist():
+        counts[source]["unchanged"] += 1
     typed, unrepresentable = to_arrow(NEWS, rows)
     return NewsBatch(
         rows=typed,
@@ -133,6 +140,9 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
         moved=pa.Table.from_pylist(moved, schema=NEWS.arrow_schema),
         counts=dict(counts),
         rejected=candidates.rejected + unrepresentable,
+        changed=pa.array(changed, pa.string()),
+        hashes=candidates.rows.select(["item_id", "source", "raw_hash"]),
+        unchanged=unchanged,
     )
 
 

@@ -47,9 +47,9 @@ def _cut(text: str, start: int, width: int) -> str:
 
 
 def refresh_index(warehouse: Warehouse, changed: bool) -> int | None:
-    """Rebuild the news search file when the news changed or it is missing; return the items
-    indexed, or None when it was current."""
+    """Bring the news search file up to date when the news changed or it is missing; return
+    the items indexed, or None when it was current."""
     if not changed and search.index_path(warehouse).exists():
         return None
-    return search.rebuild_index(warehouse).documents
+    return search.refresh_index(warehouse).documents
 

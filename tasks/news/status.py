@@ -5,26 +5,25 @@ from __future__ import annotations
 import pyarrow as pa
 
 from schemas.checks import MOSCOW
-from schemas.news import FEED_STATE, NEWS
+from schemas.news import FEED_STATE
 from warehouse import Warehouse
+from warehouse.reports import news_per_source
 
 MOSCOW_MINUTE = "%d.%m.%Y %H:%M"
 
 
 def news_sources(warehouse: Warehouse) -> pa.Table:
     """Per source: items, the newest headline (Moscow time), and how its last fetch went."""
-    items = warehouse.read(NEWS, columns=["source", "published_at"])
-    counts = {row["source"]: row for row in items.group_by("source").aggregate(
-        [("published_at", "count"), ("published_at", "max")]).to_pylist()}
+    counts = {row["source"]: row for row in news_per_source(warehouse)}
     states = {row["source"]: row for row in warehouse.read(FEED_STATE).to_pylist()}
     rows = []
     for source in sorted(set(counts) | set(states)):
         count, state = counts.get(source, {}), states.get(source, {})
-        latest = count.get("published_at_max")
+        latest = count.get("latest_published_at")
         since = state.get("status_since")
         rows.append({
             "source": source,
-            "items": count.get("published_at_count", 0),
+            "items": count.get("items", 0),
             "latest (MSK)": latest.astimezone(MOSCOW).strftime(MOSCOW_MINUTE) if latest else "",
             "last fetch": state.get("status", "never"),
             "since (MSK)": since.astimezone(MOSCOW).strftime(MOSCOW_MINUTE) if since else "",

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from schemas.errors import SourceError
 from tasks.ledger import LoadCounts
-from tasks.news.extract import NewsWritten, ParsedSources
+from tasks.news.extract import ParsedSources
+from tasks.news.load import NewsWritten
 
 
 @dataclass

@@ -28,7 +28,7 @@ RESULTS_DIR = Path(os.environ.get("SCO_ETL_RELIABILITY_RESULTS")
                    or REPO / ".pytest_cache" / "reliability")
 LINEAGE = frozenset({
     "loaded_at", "run_id", "first_seen_at", "updated_at", "quarantined_at", "revised_at",
-    "checked_at", "status_since", "started_at", "finished_at", "old_run_id",
+    "checked_at", "status_since", "started_at", "finished_at", "old_run_id", "row_updated_at",
 })
 """Columns that say when and by which run a row was written, not what it holds."""
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyarrow as pa
 import pytest
 
-from schemas import NEWS_MENTIONS
+from schemas import NEWS, NEWS_MENTIONS
 from schemas.mentions import country_terms
-from tasks.news.mentions import compile_matchers, find_mentions, russian_forms
-from tests.fakes.news_site import NewsSite
+from tasks.news.mentions import compile_matchers, find_mentions, russian_forms, term_forms
+from tests.fakes.news_site import NewsSite, fixture
 from warehouse import Warehouse, run_query
 
 # Made by hand from the fixtures' titles (each summary repeats its title); the Moiseev
@@ -109,3 +111,87 @@ def test_second_run_changes_no_mentions_and_country_news_joins(loaded):
         ("09.12.2019 18:17", "observer", "IRR", ["Iran"]),
         ("13.01.2020 13:58", "observer", "IRR", ["Iran"]),
     ]
+
+
+
+def by_guid(warehouse: Warehouse) -> dict[str, set]:
+    rows = run_query(warehouse, "SELECT n.guid, m.country, m.term FROM news_mentions m "
+                                "JOIN news n USING (item_id)").to_pylist()
+    found: dict[str, set] = {}
+    for row in rows:
+        found.setdefault(row["guid"], set()).add((row["country"], row["term"]))
+    return found
+
+
+def test_an_edited_item_gains_and_loses_mentions_with_its_text(httpserver, tmp_path,
+                                                               prefect_harness, monkeypatch):
+    from flows.news import ingest_news
+
+    monkeypatch.setenv("SCO_ETL_REQUEST_INTERVAL", "0")
+    site = NewsSite(httpserver)
+    snapshot = fixture("rss_en_2019-12-17.xml")
+    feed = site.serve("/rss.xml", snapshot)
+    data = str(tmp_path / "data")
+    ingest_news(feeds=[feed], fetch_articles=False, data_dir=data)
+    site.serve("/rss.xml", snapshot.replace(b"Minister Calls For", b"Minister in Astana Calls For")
+               .replace(b"Uzbekistan", b"The republic"))
+    result = ingest_news(feeds=[feed], fetch_articles=False, data_dir=data)
+    assert (result["updated"], result["unchanged"]) == (3, 12)
+    found = by_guid(Warehouse(data))
+    assert found["infoshos-en-21391"] == {("Kazakhstan", "Astana")}
+    assert "infoshos-en-21356" not in found  # "Uzbekistan" is gone from its text
+    assert found["infoshos-en-21195"] == {("China", "Chinese")}
+    assert {g: p for g, p in found.items()
+            if g not in ("infoshos-en-21391", "infoshos-en-21195")} == {
+        g: p for g, p in EXPECTED.items() if p and g.startswith("infoshos-en-")
+        and g not in ("infoshos-en-21356", "infoshos-en-21195")}
+
+
+def test_an_item_another_writer_changed_meanwhile_is_matched_in_the_transaction(tmp_path):
+    from requests.structures import CaseInsensitiveDict
+
+    from tasks.ledger import RunInfo
+    from tasks.news.articles import ARTICLE_RESULT
+    from tasks.news.extract import parse_document
+    from tasks.news.load import update_mentions
+    from tasks.news.normalise import normalise_document
+    from tasks.news.rows import build_rows
+    from warehouse.news import URL_COLUMNS
+
+    source = "http://www.infoshos.ru/rss/rss_en.xml"
+    document = parse_document(fixture("rss_en_2019-12-17.xml"), source, CaseInsensitiveDict())
+    found = normalise_document(source, document)
+    none = NEWS.empty()
+    batch = build_rows(found, none, none.select(URL_COLUMNS), ARTICLE_RESULT.empty_table(),
+                       RunInfo("r1", "ingest-news", {}), dt.datetime.now(dt.UTC))
+    batch.changed = pa.array([], pa.string())  # found nothing beforehand
+    batch.mentions = NEWS_MENTIONS.empty()
+    warehouse = Warehouse(tmp_path / "data", lock_timeout=5)
+    with warehouse.write() as writer:
+        result = writer.upsert(NEWS, batch.rows)
+        added = update_mentions(writer, batch.rows, result, batch)
+    expected = find_mentions(batch.rows, compile_matchers(country_terms()))
+    assert added == expected.num_rows == 20
+    order = [(column, "ascending") for column in NEWS_MENTIONS.key]
+    assert warehouse.read(NEWS_MENTIONS).sort_by(order) == expected.sort_by(order)
+
+
+def scanned(text: str, matchers) -> set[tuple[str, str]]:
+    """The plain way: every country's pattern over the whole text."""
+    return {(m.country, m.terms[found.lastgroup])
+            for m in matchers for found in m.pattern.finditer(text)}
+
+
+def test_matching_at_hint_words_finds_what_a_full_scan_finds():
+    import random
+
+    matchers = compile_matchers(country_terms())
+    forms = [f for row in country_terms().to_pylist()
+             for f in term_forms(row["term"], row["language"], row["forms"])]
+    glue = [" ", ", ", "-", "'s ", "\n", "", "«", "» ", ". ", "s ", "ian "]
+    rng = random.Random(11)
+    for _ in range(300):
+        words = rng.choices([*forms, "the", "summit", "Sri", "City", "Нью", "новый"], k=12)
+        words = [w.lower() if rng.random() < 0.2 else w for w in words]
+        text = "".join(w + rng.choice(glue) for w in words)
+        assert mentions(text) == scanned(text, matchers), text

@@ -89,3 +89,32 @@ def test_writer_moves_a_redated_row_instead_of_duplicating_it(tmp_path):
     left = warehouse.read(NEWS, where="year(published_at) = ? AND month(published_at) = ?",
                           parameters=[old["published_at"].year, old["published_at"].month])
     assert moved["item_id"] not in left["item_id"].to_pylist()
+
+
+def test_known_news_reads_the_run_items_the_newest_waiting_and_their_url_twins(tmp_path):
+    from tasks.news.status import news_sources
+    from warehouse.news import known_news
+
+    stored = join(candidates(fixture("tricky_items_en.xml"))).rows
+    warehouse = Warehouse(tmp_path / "data", lock_timeout=5)
+    with warehouse.write() as writer:
+        writer.upsert(NEWS, stored)
+    rows = {r["guid"] or r["link"]: r for r in stored.to_pylist()}
+    mine = pa.Table.from_pylist([rows["/en/?idn=21195"], rows["infoshos-en-21358"]])
+    newest = sorted((r for r in stored.to_pylist() if r["item_id"] not in mine["item_id"]
+                     .to_pylist()), key=lambda r: (-r["published_at"].timestamp(),
+                                                   r["item_id"]))[:3]
+    known = known_news(warehouse, mine.select(["item_id", "url"]), [SOURCE], 3, waiting=3)
+    assert known.rows["item_id"].to_pylist()[2:] == [r["item_id"] for r in newest]
+    assert sorted(known.rows["item_id"].to_pylist()[:2]) == sorted(mine["item_id"].to_pylist())
+    twins = {r["item_id"] for r in stored.to_pylist()
+             if r["url"] in set(known.rows["url"].to_pylist())}
+    assert set(known.urls["item_id"].to_pylist()) == twins and len(twins) == 6
+    alone = known_news(warehouse, mine.select(["item_id", "url"]), [SOURCE], 3, waiting=0)
+    assert alone.rows.num_rows == 2
+    other = known_news(warehouse, mine.select(["item_id", "url"]), ["other"], 3, waiting=3)
+    assert other.rows.num_rows == 2  # no other source's items wait here
+    status = news_sources(warehouse).to_pylist()
+    assert [(r["source"], r["items"], r["latest (MSK)"]) for r in status] == [
+        (SOURCE, 11, max(r["published_at"] for r in stored.to_pylist()).astimezone(
+            dt.timezone(dt.timedelta(hours=3))).strftime("%d.%m.%Y %H:%M"))]
