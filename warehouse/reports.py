@@ -59,8 +59,13 @@ def rate_series(warehouse: Warehouse, codes: list[str], start: dt.date,
 
 
 def board_rows(warehouse: Warehouse, day: dt.date, known_at: str | None = None) -> pa.Table:
-    """The SCO currencies/ruble box as of `day` (as the warehouse knew it at `known_at`)."""
-    return run_query(warehouse, BOARD, [day], known_at=known_at)
+    """The SCO currencies/ruble box as of `day` (as the warehouse knew it at `known_at`).
+
+    Our own query, so it runs on the plain reader: a rates run has that instance open
+    already, while the locked one of `run_query` would cost it ~0.3 s more to start.
+    """
+    with warehouse.reader(known_at) as connection:
+        return connection.execute(BOARD, [day]).to_arrow_table()
 
 
 def latest_rate_date(warehouse: Warehouse) -> dt.date | None:
