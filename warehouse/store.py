@@ -149,14 +149,15 @@ class Warehouse:
         if self._schema_checked >= (2 if upgrade else 1):
             return
         digest = ddl.schema_digest()
-        stored = self._stored_schema() if catalog_exists(self.lake) else None
+        stored = self._stored_schema(upgrade) if catalog_exists(self.lake) else None
         if ddl.needs_schema(stored, digest, upgrade):
             self._apply_schema(digest, upgrade)
         self._schema_checked = 2 if upgrade else max(self._schema_checked, 1)
 
-    def _stored_schema(self) -> tuple[int, str] | None:
+    def _stored_schema(self, writer: bool) -> tuple[int, str] | None:
         try:
-            connection = connect(self.lake, read_only=True)
+            # A writer asks through its own instance, which its later reads then share.
+            connection = connect(self.lake, read_only=not writer)
         except WarehouseError:
             return None  # an empty PostgreSQL database: no DuckLake catalog in it yet
         try:

@@ -21,6 +21,8 @@ from warehouse import Warehouse
 @task(name="read-feed-state", cache_policy=NO_CACHE)
 def read_feed_state(warehouse: Warehouse) -> pa.Table:
     """The stored validators and last status of every source."""
+    # A news run writes: opening as a writer now lets its reads share the writer's instance.
+    warehouse.ensure_schema(upgrade=True)
     return warehouse.read(FEED_STATE)
 
 

@@ -49,12 +49,14 @@ def warehouse(loaded, tmp_path, monkeypatch) -> Warehouse:
 
 def everything(warehouse: Warehouse) -> dict[str, bytes]:
     """Every file of the data directory, the catalog included, and what lies beside it; not
-    the run logs under `logs/`, where a refused command writes why (issue 11)."""
+    the run logs under `logs/`, where a refused command writes why (issue 11), nor SQLite's
+    `-shm` index and an empty `-wal`, which opening the catalog creates and which hold no
+    data (a write would show in the `-wal`)."""
     logs = warehouse.root / "logs"
     files = {str(p.relative_to(warehouse.root.parent)): p.read_bytes()
              for p in sorted(warehouse.root.parent.rglob("*"))
-             if p.is_file() and logs not in p.parents}
-    return files
+             if p.is_file() and logs not in p.parents and not p.name.endswith("-shm")}
+    return {name: data for name, data in files.items() if data or not name.endswith("-wal")}
 
 
 def a_rates_file(warehouse: Warehouse):
