@@ -75,3 +75,20 @@ def use_background_server() -> None:
     target = background_server.connect(background_server.prefect_home(resolve_data_dir()))
     if target.note:
         errors.print(target.note, style="dim", highlight=False, soft_wrap=True)
+    _without_heartbeats()
+
+
+def _without_heartbeats() -> None:
+    """Runs started from the terminal send Prefect no heartbeats.
+
+    Prefect's heartbeat thread sleeps in one-second steps, and a flow run's end waits for it:
+    0–1 s (0.5 s on average) added to every command. Heartbeats let Prefect notice a crashed
+    run of a deployment; scheduled runs (`sco-etl serve`) keep them. A terminal run that
+    fails is marked Failed or Crashed by the engine itself; only a SIGKILL leaves it Running.
+    """
+    import prefect.context
+
+    current = prefect.context.GLOBAL_SETTINGS_CONTEXT
+    prefect.context.GLOBAL_SETTINGS_CONTEXT = prefect.context.SettingsContext(
+        profile=current.profile,
+        settings=current.settings.copy_with_update(updates={"flows.heartbeat_frequency": None}))

@@ -99,6 +99,25 @@ def test_rates_records_its_flow_run_on_the_server_and_starts_no_temporary_one(se
     runs = flow_runs(server["url"], "ingest-rates")
     today = dt.datetime.now(MOSCOW).date()
     assert [(r["name"], r["state_type"]) for r in runs] == [(f"rates-{today}", "COMPLETED")]
+    # A terminal run sends no heartbeats (their thread held every run's end up to 1 s).
+    events = flow_run_events(server["url"], runs[0]["id"])
+    assert "prefect.flow-run.Completed" in events and "prefect.flow-run.heartbeat" not in events
+
+
+def flow_run_events(url: str, flow_run_id: str, timeout: float = 60.0) -> list[str]:
+    """The names of a finished flow run's events, once its Completed event is recorded (the
+    server records events as they stream in; an earlier event arrives before a later one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = httpx.post(f"{url}/api/events/filter", timeout=10, json={
+            "filter": {"resource": {"id": [f"prefect.flow-run.{flow_run_id}"]},
+                       "occurred": {"since": "2000-01-01T00:00:00Z"}},
+            "limit": 50})
+        answer.raise_for_status()
+        names = [event["event"] for event in answer.json()["events"]]
+        if "prefect.flow-run.Completed" in names or time.monotonic() > deadline:
+            return names
+        time.sleep(0.2)
 
 
 def test_serve_uses_the_running_server_and_leaves_it_running(server, env, tmp_path):
