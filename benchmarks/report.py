@@ -6,6 +6,7 @@ The targets are judged in `benchmarks.targets`; `render` shows them under the ta
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 from benchmarks.targets import catchup_pair, median, only_changed, peak_rss, targets, years_label
 
@@ -25,6 +26,25 @@ def render(figures: dict) -> str:
         mark = {True: "met   ", False: "MISSED", None: "n/a   "}[target["met"]]
         lines.append(f"  [{mark}] {target['target']}: {target['measured']}")
     return "\n".join(lines)
+
+
+DOCS_BEGIN = "<!-- benchmarks.run --update-docs: begin -->"
+DOCS_END = "<!-- benchmarks.run --update-docs: end -->"
+
+
+def update_docs(path: Path, table: str, figures: dict) -> None:
+    """Put the table, when and where it was measured, between the markers of `path`."""
+    text = path.read_text()
+    head, rest = text.split(DOCS_BEGIN, 1)
+    tail = rest.split(DOCS_END, 1)[1]
+    m, load = figures["machine"], figures.get("load_average", {})
+    when = figures["started_at"].replace("T", " at ").replace("+00:00", " UTC")
+    where = (f"Run on {when}: {m['cpus']} CPUs ({m['cpu_model']}), {m['ram_gb']} GB RAM, "
+             f"Python {m['python']}, Prefect {m['prefect']}, DuckDB {m['duckdb']}")
+    if load:
+        where += (f"; 1-minute load average during the run: min {load['min']:.1f}, "
+                  f"mean {load['mean']:.1f}, max {load['max']:.1f}")
+    path.write_text(f"{head}{DOCS_BEGIN}\n```\n{table}\n```\n\n{where}.\n{DOCS_END}{tail}")
 
 
 def _heading(figures: dict) -> str:

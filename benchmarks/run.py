@@ -29,7 +29,7 @@ from benchmarks.cli_bench import cli_section
 from benchmarks.measure import LoadMonitor, machine
 from benchmarks.sections import Suite, backfill_section, catchup_section
 from benchmarks.servers import serve_cbr
-from benchmarks.settings import FIRST_RATE_DATE, FULL, LATEST_JSON, QUICK, Profile
+from benchmarks.settings import FIRST_RATE_DATE, FULL, LATEST_JSON, PERFORMANCE_MD, QUICK, Profile
 from benchmarks.targets import targets
 
 log = logging.getLogger("benchmarks")
@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inline", action="store_true",
                         help="run the jobs in this process (what the test does); memory "
                              "figures are then this process's")
+    parser.add_argument("--update-docs", action="store_true",
+                        help="also write the table, the machine and the load into "
+                             "docs/PERFORMANCE.md (its `Latest run` section)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the data directories and logs under this directory")
     args = parser.parse_args(argv)
@@ -162,8 +165,12 @@ def main(argv: list[str] | None = None) -> int:
                              else LATEST_JSON.with_name("quick.json"))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(figures, indent=1, default=str) + "\n")
-    print(report.render(figures))
+    table = report.render(figures)
+    print(table)
     print(f"\nwritten: {output}")
+    if args.update_docs:
+        report.update_docs(PERFORMANCE_MD, table, figures)
+        print(f"updated: {PERFORMANCE_MD}")
     return 0
 
 

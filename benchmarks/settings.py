@@ -8,6 +8,7 @@ from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LATEST_JSON = RESULTS_DIR / "latest.json"
+PERFORMANCE_MD = Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md"
 FIRST_RATE_DATE = dt.date(1992, 7, 1)
 
 
