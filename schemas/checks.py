@@ -1,57 +1,90 @@
-"""Reusable column checks shared by several table declarations."""
+"""Reusable column checks shared by several table declarations.
+
+A check is a `Rule`: a test that maps an Arrow array to a boolean mask (True = passes),
+evaluated with pyarrow.compute, so validating a batch never goes through pandas.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.errors import ConfigError
 
-if TYPE_CHECKING:
-    import pandas as pd
+ArrowValues = pa.Array | pa.ChunkedArray
+"""A column's values: a plain or a chunked Arrow array."""
 
 
 class Rule:
-    """A column check, declared without importing pandera (slow to import: the read-only
-    commands never validate); `build()` makes the pandera `Check` when validation runs.
+    """A column check: every non-null value of the column must pass it.
 
-    Mirrors the pandera names: `Rule.gt(0)`, `Rule.isin([...])`, `Rule(function, name=...)`.
+    `Rule.gt(0)`, `Rule.isin([...])`, `Rule.str_matches(...)` and `Rule.str_startswith(...)`
+    are the builtins; `Rule(function, name=...)` is a custom one, where `function` maps an
+    Arrow array to a boolean Arrow array of the same length (True = passes).
+
+    Attributes:
+        function: the test, Arrow array → boolean Arrow array.
+        name: what the declaration calls the rule.
+        label: what a rejection reason calls it: the name of a custom rule; for a builtin
+            the text pandera used to give (`greater_than(0)`), which quarantined reasons
+            and the hostile-document manifest already match on.
     """
 
-    def __init__(self, function: Callable | None = None, *, name: str | None = None,
-                 builtin: str | None = None, args: tuple[Any, ...] = ()) -> None:
-        self.function, self.name, self.builtin, self.args = function, name, builtin, args
+    def __init__(self, function: Callable[[ArrowValues], ArrowValues], *,
+                 name: str | None = None, label: str | None = None) -> None:
+        self.function = function
+        self.name = name or label or function.__name__
+        self.label = label or self.name
 
-    @classmethod
-    def _make(cls, builtin: str, *args: Any, name: str | None = None) -> Rule:
-        return cls(name=name, builtin=builtin, args=args)
+    def __repr__(self) -> str:
+        return f"Rule({self.label})"
+
+    def passes(self, values: ArrowValues) -> ArrowValues:
+        """A boolean mask of `values`: True where a value passes or is null.
+
+        A null is the `nullable` flag's business, not the rule's; a null answer for a value
+        that is there counts as a failure (a rule that cannot say yes did not pass).
+        """
+        answer = self.function(values)
+        return pc.fill_null(pc.or_kleene(pc.is_null(values), answer), False)
 
     @classmethod
     def gt(cls, value: Any, name: str | None = None) -> Rule:
-        return cls._make("gt", value, name=name)
+        """Values greater than `value`."""
+        return cls(lambda values: pc.greater(values, value), name=name,
+                   label=f"greater_than({value})")
 
     @classmethod
-    def isin(cls, values: Any, name: str | None = None) -> Rule:
-        return cls._make("isin", list(values), name=name)
+    def isin(cls, allowed: Iterable[Any], name: str | None = None) -> Rule:
+        """Values among `allowed`."""
+        allowed = list(allowed)
+
+        def is_allowed(values: ArrowValues) -> ArrowValues:
+            return pc.is_in(values, value_set=pa.array(allowed, type=values.type))
+
+        return cls(is_allowed, name=name, label=f"isin({allowed})")
 
     @classmethod
     def str_matches(cls, pattern: str, name: str | None = None) -> Rule:
-        return cls._make("str_matches", pattern, name=name)
+        """Strings the regular expression (RE2 syntax) matches from their first character.
+
+        Anchored at the start as `re.match` and pandera were; declare `$` to match whole values.
+        """
+        anchored = pattern if pattern.startswith("^") else f"^{pattern}"
+        return cls(lambda values: pc.match_substring_regex(values, pattern=anchored),
+                   name=name, label=f"str_matches('{pattern}')")
 
     @classmethod
     def str_startswith(cls, prefix: str, name: str | None = None) -> Rule:
-        return cls._make("str_startswith", prefix, name=name)
-
-    def build(self) -> Any:
-        import pandera.pandas as pandera
-
-        named = {"name": self.name} if self.name else {}
-        if self.builtin:
-            return getattr(pandera.Check, self.builtin)(*self.args, **named)
-        return pandera.Check(self.function, **named)
+        """Strings that begin with `prefix`."""
+        return cls(lambda values: pc.starts_with(values, pattern=prefix), name=name,
+                   label=f"str_startswith('{prefix}')")
 
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -85,16 +118,18 @@ def tomorrow_in_moscow() -> dt.date:
     return dt.datetime.now(MOSCOW).date() + dt.timedelta(days=1)
 
 
-def _rate_date_in_range(series: pd.Series) -> pd.Series:
+def _rate_date_in_range(dates: ArrowValues) -> ArrowValues:
     # The bound moves with the clock, so it is computed when the check runs.
-    return (series >= FIRST_RATE_DATE) & (series <= tomorrow_in_moscow())
+    return pc.and_(pc.greater_equal(dates, FIRST_RATE_DATE),
+                   pc.less_equal(dates, tomorrow_in_moscow()))
 
 
 RATE_DATE_RANGE = Rule(_rate_date_in_range, name="date_from_1992_07_01_to_tomorrow")
 
 
-def no_control_characters(series: pd.Series) -> pd.Series:
-    return ~series.str.contains(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", regex=True)
+def no_control_characters(texts: ArrowValues) -> ArrowValues:
+    """True for text without C0 control characters (tab, newline, return allowed) or DEL."""
+    return pc.invert(pc.match_substring_regex(texts, pattern=r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"))
 
 
 PLAIN_TEXT = Rule(no_control_characters, name="no_control_characters")

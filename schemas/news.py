@@ -4,11 +4,11 @@ the hashes that let an unchanged item of a changed document go unparsed."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from schemas.checks import PLAIN_TEXT, Rule
+from schemas.checks import PLAIN_TEXT, ArrowValues, Rule
 from schemas.table import Column, Table
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -16,22 +16,19 @@ UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 PUBLISHED_SOURCES = ("feed", "listing", "article", "first_seen")
 """Where `published_at` came from, best first."""
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 FIRST_NEWS_TIME = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 # A feed may run a little ahead of our clock; anything further in the future is a zone bug.
 FUTURE_SLACK = dt.timedelta(days=2)
 
 
-def _published_in_range(series: pd.Series) -> pd.Series:
+def _published_in_range(times: ArrowValues) -> ArrowValues:
     # The bound moves with the clock, so it is computed when the check runs.
     latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
-    return (series >= FIRST_NEWS_TIME) & (series <= latest)
+    return pc.and_(pc.greater_equal(times, FIRST_NEWS_TIME), pc.less_equal(times, latest))
 
 
-def _no_markup(series: pd.Series) -> pd.Series:
-    return ~series.str.contains(r"<\s*[A-Za-z/!]", regex=True)
+def _no_markup(texts: ArrowValues) -> ArrowValues:
+    return pc.invert(pc.match_substring_regex(texts, pattern=r"<\s*[A-Za-z/!]"))
 
 
 PUBLISHED_RANGE = Rule(_published_in_range, name="published_from_1990_to_now")

@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.checks import Rule
 from schemas.errors import ValidationFailure
 
 # Above this share of rejected records the source is broken, not the records: fail the run.
 MAX_REJECT_SHARE = 0.5
+ROW_NUMBER = "__row_number"
+"""A column added while validating, to tell rows apart; no declared column may use it."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Column:
         name: column name, part of the interface.
         type: Arrow type; also decides the Parquet and DuckDB types.
         nullable: whether a record may leave it empty.
-        checks: pandera checks every value must pass.
+        checks: rules every non-null value must pass.
         doc: one line for the README and the DuckDB comments.
     """
 
@@ -76,24 +79,6 @@ class Table:
     def empty(self) -> pa.Table:
         return self.arrow_schema.empty_table()
 
-    def pandera_schema(self):
-        """The pandera schema of the declaration (pandera is imported only when validating)."""
-        import pandas as pd
-        import pandera.pandas as pandera
-
-        return pandera.DataFrameSchema(
-            {
-                c.name: pandera.Column(
-                    pd.ArrowDtype(c.type), checks=[_built(check) for check in c.checks],
-                    nullable=c.nullable,
-                )
-                for c in self.columns
-            },
-            unique=list(self.key),
-            strict=True,
-            ordered=False,
-        )
-
 
 @dataclass
 class Rejection:
@@ -117,29 +102,26 @@ class Validated:
 def validate(table: Table, typed: pa.Table, rejected: list[Rejection] | None = None) -> Validated:
     """Split typed rows into valid rows and rejections with the reason of each.
 
-    Exact duplicates of a key are merged; different records under one key are all rejected,
-    since we cannot tell which one the source meant. `rejected` are records already refused
-    upstream (unreadable, unrepresentable); they count towards the reject share.
+    Exact duplicates are merged; different records under one key are all rejected, since we
+    cannot tell which one the source meant. A null passes the checks of a nullable column and
+    is a rejection in any other. Valid rows keep their input order and the declared schema.
+    `rejected` are records already refused upstream (unreadable, unrepresentable); they count
+    towards the reject share.
 
     Raises:
-        ValidationFailure: when more than half of a non-trivial batch is rejected.
+        ValidationFailure: when more than half of a non-trivial batch is rejected, or the
+            columns of `typed` are not the declared ones.
     """
-    import pandas as pd
-    import pandera.pandas as pandera
-
     rejected = list(rejected or [])
     total = typed.num_rows + len(rejected)
-    frame = typed.to_pandas(types_mapper=pd.ArrowDtype)
-    frame = frame.drop_duplicates(ignore_index=True)
-    try:
-        table.pandera_schema().validate(frame, lazy=True)
-        good = frame
-    except pandera.errors.SchemaErrors as errors:
-        bad = _reasons_by_row(errors.failure_cases, table)
-        for index, reasons in bad.items():
-            rejected.append(Rejection(_plain(frame.loc[index].to_dict()), "; ".join(reasons)))
-        good = frame.drop(index=list(bad))
-    rows = pa.Table.from_pandas(good, schema=table.arrow_schema, preserve_index=False)
+    rows = _merge_exact_duplicates(_declared(table, typed))
+    reasons = _reasons_by_row(table, rows)
+    if reasons:
+        bad = sorted(reasons)
+        for index, record in zip(bad, rows.take(bad).to_pylist(), strict=True):
+            rejected.append(Rejection(record, "; ".join(reasons[index])))
+        is_bad = pc.is_in(_row_numbers(rows.num_rows), value_set=pa.array(bad, pa.uint64()))
+        rows = rows.filter(pc.invert(is_bad))
     if total >= 10 and len(rejected) > MAX_REJECT_SHARE * total:
         raise ValidationFailure(
             f"{len(rejected)} of {total} {table.name} records failed validation "
@@ -166,31 +148,64 @@ def to_arrow(table: Table, records: list[dict[str, Any]]) -> tuple[pa.Table, lis
     return pa.Table.from_pylist(good, schema=schema), rejected
 
 
-def _built(check: Any) -> Any:
-    return check.build() if isinstance(check, Rule) else check
+def _declared(table: Table, typed: pa.Table) -> pa.Table:
+    """`typed` with the declared columns, order and types."""
+    missing = set(table.column_names) - set(typed.column_names)
+    extra = set(typed.column_names) - set(table.column_names)
+    if missing or extra:
+        raise ValidationFailure(
+            f"{table.name}: columns missing {sorted(missing)}, undeclared {sorted(extra)}; "
+            "the parser and the schema disagree, which is a bug to report"
+        )
+    typed = typed.select(table.column_names)
+    if typed.schema == table.arrow_schema:
+        return typed
+    # Not `Table.cast`: it refuses a null in a non-nullable field, which must reach the checks.
+    schema = table.arrow_schema
+    return pa.Table.from_arrays([typed[f.name].cast(f.type) for f in schema], schema=schema)
 
 
-def _reasons_by_row(failure_cases, table: Table) -> dict[int, list[str]]:
-    import pandas as pd
+def _merge_exact_duplicates(rows: pa.Table) -> pa.Table:
+    """The first of each set of identical rows, in input order."""
+    firsts = _numbered(rows).group_by(rows.column_names, use_threads=False).aggregate(
+        [(ROW_NUMBER, "min")])[f"{ROW_NUMBER}_min"]
+    if len(firsts) == rows.num_rows:
+        return rows
+    return rows.take(firsts.sort())
 
+
+def _reasons_by_row(table: Table, rows: pa.Table) -> dict[int, list[str]]:
+    """Why each failing row fails, by row number: duplicate key first, then columns in order."""
     reasons: dict[int, list[str]] = {}
-    for case in failure_cases.itertuples():
-        if pd.isna(case.index):
-            raise ValidationFailure(
-                f"{table.name}: column {case.column!r} failed {case.check!r} as a whole; "
-                "the parser and the schema disagree, which is a bug to report"
-            )
-        check = "duplicate key " + "+".join(table.key) if "uniqueness" in str(case.check) else (
-            f"{case.column} failed {case.check}"
-        )
-        reasons.setdefault(int(case.index), []).append(
-            f"{check} (value {case.failure_case!r})" if case.column in table.column_names
-            else check
-        )
+    for index in _rows_sharing_a_key(table, rows):
+        # One reason per non-null key value: the format quarantined reasons have always had.
+        reasons[index] = [f"duplicate key {'+'.join(table.key)} (value {value!r})"
+                          for value in (rows[name][index].as_py() for name in table.key)
+                          if value is not None] or [f"duplicate key {'+'.join(table.key)}"]
+    for column in table.columns:
+        values = rows[column.name]
+        failures = [] if column.nullable else [("not_nullable", pc.is_valid(values))]
+        failures += [(rule.label, rule.passes(values)) for rule in column.checks]
+        for label, passes in failures:
+            failed = pc.indices_nonzero(pc.invert(passes))
+            for index, value in zip(failed.to_pylist(), values.take(failed).to_pylist(),
+                                    strict=True):
+                reasons.setdefault(index, []).append(
+                    f"{column.name} failed {label} (value {value!r})")
     return reasons
 
 
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    import pandas as pd
+def _rows_sharing_a_key(table: Table, rows: pa.Table) -> list[int]:
+    groups = _numbered(rows).group_by(list(table.key), use_threads=False).aggregate(
+        [(ROW_NUMBER, "count"), (ROW_NUMBER, "list")])
+    shared = groups.filter(pc.greater(groups[f"{ROW_NUMBER}_count"], 1))
+    return pc.list_flatten(shared[f"{ROW_NUMBER}_list"]).to_pylist()
 
-    return {k: (None if v is pd.NA or v is None else v) for k, v in row.items()}
+
+def _numbered(rows: pa.Table) -> pa.Table:
+    return rows.append_column(ROW_NUMBER, _row_numbers(rows.num_rows))
+
+
+def _row_numbers(count: int) -> pa.Array:
+    # Arrow has no arange: the indices of an all-true mask are 0 … count-1, made in C.
+    return pc.indices_nonzero(pa.repeat(True, count))
