@@ -18,8 +18,9 @@ from schemas import RATES, UNPUBLISHED_DATES, to_arrow, validate
 from schemas.table import Rejection, Validated
 from tasks.cbr import calendar
 from tasks.cbr.client import CbrClient, CbrSource
+from tasks.cbr.columns import rates_table
 from tasks.cbr.currencies import CurrencySet, Directory
-from tasks.cbr.parse import parse_daily, parse_dynamic
+from tasks.cbr.parse import parse_daily, parse_dynamic, parse_dynamic_columns
 from tasks.cbr.planning import DailyRequest, Request
 from tasks.cbr.records import RateRecord
 from tasks.cbr.settings import FETCH_TIMEOUT
@@ -93,34 +94,57 @@ def parse_documents(
 ) -> RateBatch:
     """Rate rows of the wanted currencies from each (request, body), in arrival order.
 
+    A clean `XML_dynamic` of a known ID, the bulk of a backfill, goes straight to Arrow
+    columns; any other document is read record by record, and each record it cannot use is
+    rejected with the reason.
+
     Raises:
         SourceFormatError: a document is not what was asked for.
     """
     known = Directory(dict(directory.rows))
     batch = RateBatch(RATES.empty(), [])
-    rows: list[dict] = []
-    # One timestamp per run: shares parsed apart must give one key the same row.
-    loaded_at = run.started_at
-    codes = set(currency_set.codes)
+    tables: list[pa.Table] = []
+    unrepresentable: list[Rejection] = []
+    ids, codes = currency_set.ids, set(currency_set.codes)
     for request, body in documents:
         if isinstance(request, DailyRequest):
             parsed = parse_daily(body)
             batch.answered[request.on] = parsed.rate_date
             # A daily document lists every currency; keep ours, by ID or by code for new IDs.
-            records = [r for r in parsed.records
-                       if r.cbr_id in currency_set.ids or r.char_code in codes]
+            records = [r for r in parsed.records if r.cbr_id in ids or r.char_code in codes]
         else:
+            table = _dynamic_table(body, known, run)
+            if table is not None:
+                tables.append(table)
+                continue
             parsed = parse_dynamic(body)
             records = parsed.records
         batch.rejected += [Rejection(bad.element, bad.reason) for bad in parsed.bad]
+        rows = []
         for record in records:
             known.register(record)
-            row = _row(record, known, isinstance(request, DailyRequest), run, loaded_at)
+            row = _row(record, known, isinstance(request, DailyRequest), run)
             (batch.rejected if isinstance(row, Rejection) else rows).append(row)
-    batch.rows, unrepresentable = to_arrow(RATES, rows)
+        table, refused = to_arrow(RATES, rows)
+        tables.append(table)
+        unrepresentable += refused
+    batch.rows = pa.concat_tables(tables) if tables else RATES.empty()
     batch.rejected += unrepresentable
     batch.registered = {k: v for k, v in known.rows.items() if k not in directory.rows}
     return batch
+
+
+def _dynamic_table(body: bytes, known: Directory, run: RunInfo) -> pa.Table | None:
+    """The fast path: rows of a clean `XML_dynamic` of a known ID, or None.
+
+    None sends the document to the careful path, which parses it again: that happens only
+    for a document with a record out of the ordinary, or of an ID the directory lacks.
+    """
+    columns = parse_dynamic_columns(body)
+    currency = known.get(columns.cbr_id) if columns is not None else None
+    if currency is None:
+        return None
+    return rates_table(columns, currency, run)
 
 
 def validate_rates(batches: list[RateBatch], directory: Directory,
@@ -150,8 +174,8 @@ def _unpublished(answered: dict[dt.date, dt.date], run: RunInfo,
     return pa.Table.from_pylist(rows, schema=UNPUBLISHED_DATES.arrow_schema)
 
 
-def _row(record: RateRecord, directory: Directory, from_daily: bool, run: RunInfo,
-         loaded_at: dt.datetime) -> dict | Rejection:
+def _row(record: RateRecord, directory: Directory, from_daily: bool,
+         run: RunInfo) -> dict | Rejection:
     known = directory.get(record.cbr_id)
     if known is None and not record.char_code:
         return Rejection(_plain(record), f"unknown currency ID {record.cbr_id}")
@@ -172,7 +196,8 @@ def _row(record: RateRecord, directory: Directory, from_daily: bool, run: RunInf
         "value": record.value,
         "unit_rate": record.unit_rate,
         "frequency": frequency,
-        "loaded_at": loaded_at,
+        # One timestamp per run: shares parsed apart must give one key the same row.
+        "loaded_at": run.started_at,
         "run_id": run.run_id,
     }
 
