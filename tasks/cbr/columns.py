@@ -22,11 +22,10 @@ from lxml.etree import _Element as Element
 
 from schemas import RATES
 from schemas.rates import UNIT_RATE, VALUE
+from tasks.cbr.settings import CBR_DOCUMENT_DATE_FORMAT
 
 if TYPE_CHECKING:
     from tasks.ledger import RunInfo
-
-CBR_DATE = "%d.%m.%Y"
 
 # CBR quotes per 1, 10, 100, ... 1,000,000 units. For a nominal of 10**k with k <= 8, a value
 # exact at 4 places divided by the nominal is exact at 4 + k <= 12 places, the unit rate's
@@ -141,8 +140,9 @@ def _dates(texts: pa.Array) -> pa.Array | None:
     Arrow's strptime rolls 31.02.2025 over into March and allows a leading space, so each
     date is written back and compared with its text.
     """
-    parsed = pc.strptime(texts, format=CBR_DATE, unit="s", error_is_null=True)
-    if parsed.null_count or not _all(pc.equal(pc.strftime(parsed, format=CBR_DATE), texts)):
+    parsed = pc.strptime(texts, format=CBR_DOCUMENT_DATE_FORMAT, unit="s", error_is_null=True)
+    written_back = pc.strftime(parsed, format=CBR_DOCUMENT_DATE_FORMAT)
+    if parsed.null_count or not _all(pc.equal(written_back, texts)):
         return None
     return pc.cast(parsed, pa.date32())
 

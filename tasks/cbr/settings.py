@@ -3,6 +3,8 @@
 CBR_URL = "https://www.cbr.ru/scripts/"
 CBR_DATE_FORMAT = "%d/%m/%Y"
 """How CBR wants dates in query strings (`date_req=02/03/2002`)."""
+CBR_DOCUMENT_DATE_FORMAT = "%d.%m.%Y"
+"""How CBR writes dates in its documents (`Record Date="02.03.2002"`)."""
 
 FETCH_WORKERS = 4
 """Fetches of one run in parallel (each paced so that together they stay at ten a second)."""
