@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.measure import child_env, run_child
-from flows.server import free_port
+from sco_etl.flows.server import free_port
 
 log = logging.getLogger("benchmarks")
 SCO_ETL = str(Path(sys.executable).parent / "sco-etl")

@@ -27,8 +27,8 @@ CODES = ["CNY", "KZT", "INR", "UZS", "BYN", "KGS", "TJS", "PKR"]
 
 
 def measure(warehouse) -> dict:
-    from warehouse import run_query
-    from warehouse.maintenance import lake_files
+    from sco_etl.warehouse import run_query
+    from sco_etl.warehouse.maintenance import lake_files
 
     with warehouse.reader() as connection:
         tables = connection.execute(
@@ -52,11 +52,11 @@ def run(days: int) -> dict:
     from prefect.testing.utilities import prefect_test_harness
 
     from benchmarks.servers import serve_cbr
-    from flows.rates import ingest_rates
-    from tasks.cbr.calendar import publication_dates
+    from sco_etl.flows.rates import ingest_rates
+    from sco_etl.tasks.cbr.calendar import publication_dates
+    from sco_etl.warehouse import Warehouse
+    from sco_etl.warehouse.maintenance import maintain
     from tests.fakes.cbr_history import History
-    from warehouse import Warehouse
-    from warehouse.maintenance import maintain
 
     os.environ.update(SCO_ETL_REQUEST_INTERVAL="0", PREFECT_LOGGING_LEVEL="WARNING",
                       PREFECT_SERVER_ANALYTICS_ENABLED="false")

@@ -36,9 +36,9 @@ def measure(params: dict) -> dict:
     from pytest_httpserver import HTTPServer
     from werkzeug import Response
 
-    from flows.news import ingest_news
-    from schemas import NEWS
-    from warehouse import Warehouse
+    from sco_etl.flows.news import ingest_news
+    from sco_etl.schemas import NEWS
+    from sco_etl.warehouse import Warehouse
 
     items = params["items"]
     feeds = {"/rss.xml": bench.make_feed(items), "/tiny.xml": bench.make_feed(1)}

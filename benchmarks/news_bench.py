@@ -24,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pytest_httpserver import HTTPServer
 from requests.structures import CaseInsensitiveDict
 
-from schemas import LOADS, NEWS
-from tasks.http import HttpPolicy, deal
-from tasks.news.articles import combine_pages, extract_article, fetch_articles
-from tasks.news.extract import parse_document
-from tasks.news.normalise import normalise_document
-from warehouse import Warehouse
+from sco_etl.schemas import LOADS, NEWS
+from sco_etl.tasks.http import HttpPolicy, deal
+from sco_etl.tasks.news.articles import combine_pages, extract_article, fetch_articles
+from sco_etl.tasks.news.extract import parse_document
+from sco_etl.tasks.news.normalise import normalise_document
+from sco_etl.warehouse import Warehouse
 
 ITEMS = 10_000
 ARTICLES = 200
@@ -96,7 +96,7 @@ def news_files(root: Path) -> dict[str, int]:
 def main() -> None:
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     feed = make_feed(ITEMS)
     figures: dict[str, object] = {"items": ITEMS, "feed_bytes": len(feed),

@@ -31,17 +31,17 @@ import pyarrow as pa
 from PIL import Image
 from pytest_httpserver import HTTPServer
 
-from flows.cli.page import page_server
-from schemas import COUNTRY_TERMS, NEWS
-from tasks.news.mentions import compile_matchers, find_mentions
-from tasks.page.build import build_day
+from sco_etl.flows.cli.page import page_server
+from sco_etl.schemas import COUNTRY_TERMS, NEWS
+from sco_etl.tasks.news.mentions import compile_matchers, find_mentions
+from sco_etl.tasks.page.build import build_day
+from sco_etl.warehouse import Warehouse
+from sco_etl.warehouse.search import rebuild_index, refresh_index, search
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
 from tests.fakes.news_site import NewsSite
 from tests.fakes.seed import ingest_page_days
 from tests.flows.test_page import CHROMIUM, CHROMIUM_ARGS, DAYS
-from warehouse import Warehouse
-from warehouse.search import rebuild_index, refresh_index, search
 
 ITEMS = 10_000
 RESULTS = Path(__file__).parent / "results" / "page_search.json"

@@ -34,8 +34,8 @@ def backfill(params: dict) -> dict:
     importlib.reload(cbrf.const)  # read at import time: make sure this host is the one used
     from cbrf.models import DailyCurrenciesRates
 
-    from schemas import RATES
-    from schemas.reference import default_sco_currency_codes
+    from sco_etl.schemas import RATES
+    from sco_etl.schemas.reference import default_sco_currency_codes
 
     codes = set(params.get("currencies") or default_sco_currency_codes())
     day, end = dt.date.fromisoformat(params["start"]), dt.date.fromisoformat(params["end"])

@@ -48,8 +48,8 @@ DESCRIPTIONS = {
 
 def compare(params: dict) -> dict:
     """Job `queries`: every question on both engines; medians (wall and CPU) in milliseconds."""
-    from warehouse import Warehouse, connect_read_only, run_query
-    from warehouse.export import export
+    from sco_etl.warehouse import Warehouse, connect_read_only, run_query
+    from sco_etl.warehouse.export import export
 
     warehouse = Warehouse(params["data_dir"])
     runs = params["runs"]

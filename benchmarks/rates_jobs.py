@@ -18,7 +18,7 @@ from benchmarks.prefect_api import busy_seconds, by_task, task_counts, task_runs
 def ingest(data_dir: str, cbr_url: str, start: str | None = None, end: str | None = None,
            currencies: list[str] | None = None) -> dict:
     """One `ingest_rates` flow run, timed; with what the API recorded about it."""
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     cpu = _cpu_seconds()
     started = time.perf_counter()
@@ -50,7 +50,7 @@ def ingest(data_dir: str, cbr_url: str, start: str | None = None, end: str | Non
 def backfill(params: dict) -> dict:
     """Job `backfill`: import the flow, then one full-history backfill."""
     started = time.perf_counter()
-    import flows.rates  # noqa: F401  (the import is part of the fixed cost, timed apart)
+    import sco_etl.flows.rates  # noqa: F401  (the import is part of the fixed cost, timed apart)
 
     imported = time.perf_counter() - started
     result = ingest(params["data_dir"], params["cbr_url"], params.get("start"),
@@ -62,7 +62,7 @@ def backfill(params: dict) -> dict:
 
 def catchup_setup(params: dict) -> dict:
     """Job `catchup_setup`: backfill each store (years of history ending at `end`)."""
-    import flows.rates  # noqa: F401
+    import sco_etl.flows.rates  # noqa: F401
 
     end = dt.date.fromisoformat(params["end"])
     stores = {}
@@ -81,7 +81,7 @@ def catchup_setup(params: dict) -> dict:
 
 def catchup(params: dict) -> dict:
     """Job `catchup`: from a copy of each store, one catch-up run (no dates), `runs` times."""
-    import flows.rates  # noqa: F401
+    import sco_etl.flows.rates  # noqa: F401
 
     figures = {}
     for years, store in params["stores"].items():

@@ -37,7 +37,7 @@ log = logging.getLogger("benchmarks")
 
 def build_history(profile: Profile):
     """The synthetic history the fake CBR serves, up to tomorrow (Moscow)."""
-    from schemas.checks import tomorrow_in_moscow
+    from sco_etl.schemas.checks import tomorrow_in_moscow
     from tests.fakes.cbr_history import History
 
     last = tomorrow_in_moscow()

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from flows.server import free_port
+from sco_etl.flows.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SCO_ETL = ROOT / ".venv" / "bin" / "sco-etl"

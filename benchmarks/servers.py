@@ -21,7 +21,7 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from flows.server import LocalServer, free_port
+from sco_etl.flows.server import LocalServer, free_port
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from flows.server import (
+from sco_etl.flows.server import (
     HOST,
     STARTUP_TIMEOUT,
     STOP_TIMEOUT,

@@ -6,15 +6,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.checks import iso_alpha_codes
-from schemas.errors import ConfigError
-from schemas.reference import default_sco_currency_codes
-from tasks import settings
-from tasks.cbr import settings as cbr_settings
-from tasks.cbr.client import CbrSource
-from tasks.http import HttpPolicy
-from warehouse import LakeSettings, S3Settings, Warehouse
-from warehouse.lake import CATALOG_FILE, DATA_DIR, parse_catalog
+from sco_etl.schemas.checks import iso_alpha_codes
+from sco_etl.schemas.errors import ConfigError
+from sco_etl.schemas.reference import default_sco_currency_codes
+from sco_etl.tasks import settings
+from sco_etl.tasks.cbr import settings as cbr_settings
+from sco_etl.tasks.cbr.client import CbrSource
+from sco_etl.tasks.http import HttpPolicy
+from sco_etl.warehouse import LakeSettings, S3Settings, Warehouse
+from sco_etl.warehouse.lake import CATALOG_FILE, DATA_DIR, parse_catalog
 
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -115,7 +115,7 @@ def _seconds(name: str, default: float) -> float:
 def resolve_news_feeds(feeds: list[str] | None = None) -> list[str]:
     """News sources: explicit URLs win over SCO_ETL_NEWS_FEEDS (comma-separated), which wins
     over the InfoSHOS defaults. Order is kept, repeats dropped."""
-    from tasks.news.settings import DEFAULT_NEWS_FEEDS
+    from sco_etl.tasks.news.settings import DEFAULT_NEWS_FEEDS
 
     env = [u for u in os.environ.get("SCO_ETL_NEWS_FEEDS", "").split(",") if u.strip()]
     urls = list(dict.fromkeys(u.strip() for u in (feeds or env or DEFAULT_NEWS_FEEDS)))

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from schemas.errors import ConfigError
+from sco_etl.schemas.errors import ConfigError
 
 if TYPE_CHECKING:
     from prefect import Flow
     from prefect.deployments.runner import RunnerDeployment
     from prefect.schedules import Schedule
 
-PREFECT_FILE = Path(__file__).resolve().parent.parent / "prefect.yaml"
+PREFECT_FILE = Path(__file__).resolve().parent / "prefect.yaml"
+"""Shipped inside the package, so an installed sco-etl serves the same deployments."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class DeploymentSpec:
 
     name: str
     entrypoint: str
-    """`flows/rates.py:ingest_rates`: a file path relative to the project root, and a flow."""
+    """`sco_etl.flows.rates.ingest_rates`: the module path of a flow of the installed package."""
     description: str = ""
     tags: tuple[str, ...] = ()
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -41,13 +42,12 @@ class DeploymentSpec:
 
     @property
     def module(self) -> str:
-        """The importable module of the entrypoint: `flows.rates`."""
-        path = self.entrypoint.split(":", 1)[0]
-        return path.removesuffix(".py").replace("/", ".")
+        """The importable module of the entrypoint: `sco_etl.flows.rates`."""
+        return self.entrypoint.rpartition(".")[0]
 
     @property
     def function(self) -> str:
-        return self.entrypoint.split(":", 1)[1]
+        return self.entrypoint.rpartition(".")[2]
 
 
 def load_specs(path: Path = PREFECT_FILE) -> list[DeploymentSpec]:
@@ -60,14 +60,15 @@ def load_specs(path: Path = PREFECT_FILE) -> list[DeploymentSpec]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e}. Run from a sco-etl checkout.") from e
+        raise ConfigError(f"cannot read {path}: {e}; reinstall sco-etl.") from e
     except yaml.YAMLError as e:
         raise ConfigError(f"{path} is not valid YAML: {e}") from e
     specs = []
     for entry in document.get("deployments") or []:
-        if not entry.get("name") or ":" not in (entry.get("entrypoint") or ""):
-            raise ConfigError(f"{path}: every deployment needs a name and a file.py:flow "
-                              f"entrypoint, got {entry!r}")
+        entrypoint = entry.get("entrypoint") or ""
+        if not entry.get("name") or "." not in entrypoint or ":" in entrypoint:
+            raise ConfigError(f"{path}: every deployment needs a name and a module-path "
+                              f"entrypoint (package.module.flow), got {entry!r}")
         specs.append(DeploymentSpec(
             name=entry["name"],
             entrypoint=entry["entrypoint"],

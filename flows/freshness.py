@@ -13,11 +13,11 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.config import resolve
-from schemas.checks import MOSCOW
-from schemas.errors import StaleDataError
-from tasks import freshness
-from warehouse import Warehouse, reports
+from sco_etl.flows.config import resolve
+from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.errors import StaleDataError
+from sco_etl.tasks import freshness
+from sco_etl.warehouse import Warehouse, reports
 
 
 def freshness_run_name() -> str:

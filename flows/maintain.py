@@ -8,8 +8,8 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.config import resolve
-from warehouse.maintenance import DEFAULT_RETENTION_DAYS, maintain
+from sco_etl.flows.config import resolve
+from sco_etl.warehouse.maintenance import DEFAULT_RETENTION_DAYS, maintain
 
 compact = task(name="maintain-lake", cache_policy=NO_CACHE)(maintain)
 

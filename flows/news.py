@@ -10,21 +10,21 @@ from prefect.futures import wait
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.config import resolve, resolve_news_feeds
-from schemas.checks import MOSCOW
-from tasks.http import deal
-from tasks.ledger import RunInfo
-from tasks.news import prefect_tasks as news
-from tasks.news.articles import combine_pages
-from tasks.news.extract import failed_sources, summary_rows
-from tasks.news.load import record_failure
-from tasks.news.settings import (
+from sco_etl.flows.config import resolve, resolve_news_feeds
+from sco_etl.schemas.checks import MOSCOW
+from sco_etl.tasks.http import deal
+from sco_etl.tasks.ledger import RunInfo
+from sco_etl.tasks.news import prefect_tasks as news
+from sco_etl.tasks.news.articles import combine_pages
+from sco_etl.tasks.news.extract import failed_sources, summary_rows
+from sco_etl.tasks.news.load import record_failure
+from sco_etl.tasks.news.settings import (
     ARTICLE_WORKERS,
     ARTICLES_PER_RUN,
     FEED_WORKERS,
     MAX_ARTICLE_ATTEMPTS,
 )
-from tasks.news.summary import source_warnings, sources_failed, summarise_news
+from sco_etl.tasks.news.summary import source_warnings, sources_failed, summarise_news
 
 
 def news_run_name() -> str:

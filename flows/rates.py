@@ -10,15 +10,15 @@ from prefect.futures import wait
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.config import resolve
-from schemas.checks import MOSCOW, tomorrow_in_moscow
-from tasks.cbr import prefect_tasks as cbr
-from tasks.cbr.board import publish_board
-from tasks.cbr.load import record_failure
-from tasks.cbr.settings import FETCH_WORKERS, MAX_HEALED_GAPS
-from tasks.cbr.summary import summarise_rates
-from tasks.http import deal
-from tasks.ledger import RunInfo
+from sco_etl.flows.config import resolve
+from sco_etl.schemas.checks import MOSCOW, tomorrow_in_moscow
+from sco_etl.tasks.cbr import prefect_tasks as cbr
+from sco_etl.tasks.cbr.board import publish_board
+from sco_etl.tasks.cbr.load import record_failure
+from sco_etl.tasks.cbr.settings import FETCH_WORKERS, MAX_HEALED_GAPS
+from sco_etl.tasks.cbr.summary import summarise_rates
+from sco_etl.tasks.http import deal
+from sco_etl.tasks.ledger import RunInfo
 
 
 def rates_run_name() -> str:

@@ -15,10 +15,10 @@ import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from flows import deployments
-from flows.background_server import configured_api_url, prefect_home, read_record
-from flows.server import HOST, LocalServer, ServeError, is_healthy, port_in_use, server_port
-from schemas.errors import ConfigError
+from sco_etl.flows import deployments
+from sco_etl.flows.background_server import configured_api_url, prefect_home, read_record
+from sco_etl.flows.server import HOST, LocalServer, ServeError, is_healthy, port_in_use, server_port
+from sco_etl.schemas.errors import ConfigError
 
 RUN_LIMIT = 2
 """Flow runs at once: rates and news write different tables; more would starve 2 cores."""

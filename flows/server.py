@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from schemas.errors import ConfigError, ScoEtlError
+from sco_etl.schemas.errors import ConfigError, ScoEtlError
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4200

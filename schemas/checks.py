@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.errors import ConfigError
+from sco_etl.schemas.errors import ConfigError
 
 ArrowValues = pa.Array | pa.ChunkedArray
 """A column's values: a plain or a chunked Arrow array."""

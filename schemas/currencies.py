@@ -2,8 +2,8 @@
 
 import pyarrow as pa
 
-from schemas.checks import CBR_ID, FREQUENCY, ISO_ALPHA, ISO_NUMERIC, POSITIVE
-from schemas.table import Column, Table
+from sco_etl.schemas.checks import CBR_ID, FREQUENCY, ISO_ALPHA, ISO_NUMERIC, POSITIVE
+from sco_etl.schemas.table import Column, Table
 
 CURRENCIES = Table(
     name="currencies",

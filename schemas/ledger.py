@@ -2,7 +2,7 @@
 
 import pyarrow as pa
 
-from schemas.table import Column, Table
+from sco_etl.schemas.table import Column, Table
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from schemas.checks import Rule
-from schemas.reference import _read_csv
-from schemas.table import Column, Table
+from sco_etl.schemas.checks import Rule
+from sco_etl.schemas.reference import _read_csv
+from sco_etl.schemas.table import Column, Table
 
 TERM_KINDS = ("name", "demonym", "capital", "former_capital")
 

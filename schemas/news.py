@@ -8,8 +8,8 @@ import datetime as dt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.checks import PLAIN_TEXT, ArrowValues, Rule
-from schemas.table import Column, Table
+from sco_etl.schemas.checks import PLAIN_TEXT, ArrowValues, Rule
+from sco_etl.schemas.table import Column, Table
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 

@@ -2,7 +2,7 @@
 
 import pyarrow as pa
 
-from schemas.checks import (
+from sco_etl.schemas.checks import (
     CBR_ID,
     FREQUENCY,
     ISO_ALPHA,
@@ -10,7 +10,7 @@ from schemas.checks import (
     POSITIVE,
     RATE_DATE_RANGE,
 )
-from schemas.table import Column, Table
+from sco_etl.schemas.table import Column, Table
 
 VALUE = pa.decimal128(18, 4)
 UNIT_RATE = pa.decimal128(38, 12)

@@ -8,8 +8,8 @@ from importlib import resources
 
 import pyarrow as pa
 
-from schemas.checks import CBR_ID, ISO_ALPHA, Rule
-from schemas.table import Column, Table
+from sco_etl.schemas.checks import CBR_ID, ISO_ALPHA, Rule
+from sco_etl.schemas.table import Column, Table
 
 STATUSES = ("member", "observer", "dialogue_partner", "partner")
 BASE_CURRENCY = "RUB"
@@ -48,7 +48,8 @@ CURRENCY_LINEAGE = Table(
 
 
 def _read_csv(name: str, table: Table) -> pa.Table:
-    text = resources.files("schemas").joinpath("reference", name).read_text(encoding="utf-8")
+    folder = resources.files("sco_etl.schemas").joinpath("reference")
+    text = folder.joinpath(name).read_text(encoding="utf-8")
     rows = []
     for raw in csv.DictReader(text.splitlines()):
         row: dict[str, object] = {}

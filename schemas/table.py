@@ -13,8 +13,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.checks import Rule
-from schemas.errors import ValidationFailure
+from sco_etl.schemas.checks import Rule
+from sco_etl.schemas.errors import ValidationFailure
 
 # Above this share of rejected records the source is broken, not the records: fail the run.
 MAX_REJECT_SHARE = 0.5

@@ -22,8 +22,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
-from schemas.checks import MOSCOW
-from tasks.cbr import calendar
+from sco_etl.schemas.checks import MOSCOW
+from sco_etl.tasks.cbr import calendar
 
 RATES_PUBLISHED_AT = dt.time(15, 30)
 """When CBR publishes the rates it set that day, Moscow time."""

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import requests
 import tenacity
 
-from schemas.errors import SourceRejectedError, TransientSourceError
-from tasks import settings
+from sco_etl.schemas.errors import SourceRejectedError, TransientSourceError
+from sco_etl.tasks import settings
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from schemas import LOADS, QUARANTINE
-from schemas.table import Rejection
+from sco_etl.schemas import LOADS, QUARANTINE
+from sco_etl.schemas.table import Rejection
 
 
 def utc_now() -> dt.datetime:

@@ -12,11 +12,11 @@ from pytest_httpserver import HTTPServer
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from schemas.checks import tomorrow_in_moscow
+from sco_etl.schemas.checks import tomorrow_in_moscow
+from sco_etl.warehouse import Warehouse
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
 from tests.fakes.reliability import pycache_dir, recording
-from warehouse import Warehouse
 
 EVERY_PATH = re.compile(r"^/.*$")
 

@@ -3,9 +3,9 @@
 Nothing outside this package knows where files live or writes SQL.
 """
 
-from warehouse.lake import LakeSettings, S3Settings
-from warehouse.query import connect_read_only, run_query
-from warehouse.store import UpsertResult, Warehouse, Writer
+from sco_etl.warehouse.lake import LakeSettings, S3Settings
+from sco_etl.warehouse.query import connect_read_only, run_query
+from sco_etl.warehouse.store import UpsertResult, Warehouse, Writer
 
 __all__ = [
     "LakeSettings",

@@ -10,7 +10,7 @@ import hashlib
 import duckdb
 import pyarrow as pa
 
-from schemas import (
+from sco_etl.schemas import (
     COUNTRY_TERMS,
     CURRENCIES,
     CURRENCY_LINEAGE,
@@ -26,9 +26,9 @@ from schemas import (
     SCO_COUNTRIES,
     UNPUBLISHED_DATES,
 )
-from schemas.table import Table
-from warehouse.lake import quote
-from warehouse.views import DERIVED_VIEWS
+from sco_etl.schemas.table import Table
+from sco_etl.warehouse.lake import quote
+from sco_etl.warehouse.views import DERIVED_VIEWS
 
 BASE_TABLES: tuple[Table, ...] = (
     RATES, RATE_REVISIONS, CURRENCIES, SCO_COUNTRIES, CURRENCY_LINEAGE, QUARANTINE, LOADS,

@@ -11,9 +11,9 @@ import shutil
 import uuid
 from pathlib import Path
 
-from warehouse.ddl import BASE_TABLES
-from warehouse.lake import quote
-from warehouse.store import Warehouse
+from sco_etl.warehouse.ddl import BASE_TABLES
+from sco_etl.warehouse.lake import quote
+from sco_etl.warehouse.store import Warehouse
 
 
 def export(warehouse: Warehouse, target: Path) -> dict[str, int]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.lake import quote
+from sco_etl.warehouse.lake import quote
 
 FIELDS = ("title", "summary", "body")
 

@@ -10,9 +10,9 @@ import datetime as dt
 
 import pyarrow as pa
 
-from warehouse.ddl import BASE_TABLES
-from warehouse.lake import LAKE_ALIAS
-from warehouse.store import Warehouse
+from sco_etl.warehouse.ddl import BASE_TABLES
+from sco_etl.warehouse.lake import LAKE_ALIAS
+from sco_etl.warehouse.store import Warehouse
 
 CHANGES_SCHEMA = pa.schema([("table", pa.string()), ("inserted", pa.int64()),
                             ("updated", pa.int64()), ("deleted", pa.int64())])

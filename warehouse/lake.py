@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from schemas.errors import ConfigError, WarehouseError
+from sco_etl.schemas.errors import ConfigError, WarehouseError
 
 LAKE_ALIAS = "sco"
 CATALOG_FILE = "catalog.sqlite"

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from schemas.errors import WarehouseError
-from warehouse.lake import LAKE_ALIAS, connect
-from warehouse.store import Warehouse, is_conflict
+from sco_etl.schemas.errors import WarehouseError
+from sco_etl.warehouse.lake import LAKE_ALIAS, connect
+from sco_etl.warehouse.store import Warehouse, is_conflict
 
 DEFAULT_RETENTION_DAYS = 90
 ORPHAN_GRACE = dt.timedelta(hours=1)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from schemas.table import Table
+from sco_etl.schemas.table import Table
 
 LINEAGE_COLUMNS = ("loaded_at", "run_id", "first_seen_at", "updated_at")
 """Columns that describe a write, not the data: a change there alone is no change."""

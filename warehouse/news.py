@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from schemas.news import NEWS, NEWS_ITEM_HASHES
-from warehouse.store import Warehouse, lookup_rows
+from sco_etl.schemas.news import NEWS, NEWS_ITEM_HASHES
+from sco_etl.warehouse.store import Warehouse, lookup_rows
 
 URL_COLUMNS = ["item_id", "url", "duplicate_of", "first_seen_at"]
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from warehouse.query import read_only
-from warehouse.reports import BOARD
-from warehouse.store import Warehouse
+from sco_etl.warehouse.query import read_only
+from sco_etl.warehouse.reports import BOARD
+from sco_etl.warehouse.store import Warehouse
 
 HEADLINE_COUNT = 10
 

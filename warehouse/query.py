@@ -21,9 +21,9 @@ from contextlib import contextmanager
 import duckdb
 import pyarrow as pa
 
-from schemas.errors import ReadOnlyQueryError, WarehouseError
-from warehouse.lake import connect
-from warehouse.store import Warehouse
+from sco_etl.schemas.errors import ReadOnlyQueryError, WarehouseError
+from sco_etl.warehouse.lake import connect
+from sco_etl.warehouse.store import Warehouse
 
 QUERY_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\s+(\(\s*[^)]*\)\s*|ANALY[SZ]E\s+)*", re.IGNORECASE)

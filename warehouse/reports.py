@@ -6,9 +6,9 @@ import datetime as dt
 
 import pyarrow as pa
 
-from schemas import NEWS, RATES, UNPUBLISHED_DATES
-from warehouse.query import run_query
-from warehouse.store import Warehouse, distinct_values
+from sco_etl.schemas import NEWS, RATES, UNPUBLISHED_DATES
+from sco_etl.warehouse.query import run_query
+from sco_etl.warehouse.store import Warehouse, distinct_values
 
 # Calendar-filled, so every series has a value on the first day (the index base) even when
 # that day is a Sunday or a monthly-set currency was published weeks before. `unit_rate_rub`

@@ -28,11 +28,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from schemas.checks import MOSCOW
-from schemas.errors import NoDataError, WarehouseError
-from warehouse import fts
-from warehouse.lake import install_extensions
-from warehouse.store import Warehouse
+from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.errors import NoDataError, WarehouseError
+from sco_etl.warehouse import fts
+from sco_etl.warehouse.lake import install_extensions
+from sco_etl.warehouse.store import Warehouse
 
 INDEX_FILE = "search.duckdb"
 STEMMERS = {"en": "english", "ru": "russian"}

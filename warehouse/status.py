@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from schemas import LOADS, RATES, UNPUBLISHED_DATES
-from warehouse.ddl import BASE_TABLES
-from warehouse.lake import LAKE_ALIAS
-from warehouse.store import Warehouse, distinct_values
+from sco_etl.schemas import LOADS, RATES, UNPUBLISHED_DATES
+from sco_etl.warehouse.ddl import BASE_TABLES
+from sco_etl.warehouse.lake import LAKE_ALIAS
+from sco_etl.warehouse.store import Warehouse, distinct_values
 
 
 @dataclass

@@ -15,13 +15,13 @@ from typing import TypeVar
 import duckdb
 import pyarrow as pa
 
-from schemas import COUNTRY_TERMS, CURRENCY_LINEAGE, SCO_COUNTRIES
-from schemas.errors import WarehouseBusyError, WarehouseError
-from schemas.mentions import country_terms
-from schemas.reference import currency_lineage, sco_countries
-from schemas.table import Table
-from warehouse import ddl, merge
-from warehouse.lake import LakeSettings, catalog_exists, connect, quote
+from sco_etl.schemas import COUNTRY_TERMS, CURRENCY_LINEAGE, SCO_COUNTRIES
+from sco_etl.schemas.errors import WarehouseBusyError, WarehouseError
+from sco_etl.schemas.mentions import country_terms
+from sco_etl.schemas.reference import currency_lineage, sco_countries
+from sco_etl.schemas.table import Table
+from sco_etl.warehouse import ddl, merge
+from sco_etl.warehouse.lake import LakeSettings, catalog_exists, connect, quote
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

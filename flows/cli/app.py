@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import render, run_log
-from flows.cli.common import (
+from sco_etl.flows.cli import render, run_log
+from sco_etl.flows.cli.common import (
     RUN,
     DateOption,
     KnownAtOption,
@@ -21,13 +21,13 @@ from flows.cli.common import (
     console,
     report_failure,
 )
-from flows.cli.news import news_app
-from flows.cli.page import page
-from flows.cli.rates import rates
-from flows.cli.server import server_app, use_background_server
-from flows.config import resolve, resolve_data_dir
-from schemas.checks import MOSCOW
-from schemas.errors import ScoEtlError
+from sco_etl.flows.cli.news import news_app
+from sco_etl.flows.cli.page import page
+from sco_etl.flows.cli.rates import rates
+from sco_etl.flows.cli.server import server_app, use_background_server
+from sco_etl.flows.config import resolve, resolve_data_dir
+from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.errors import ScoEtlError
 
 app = typer.Typer(help="Ingest CBR rates of SCO currencies and SCO news into Parquet + DuckDB.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -53,7 +53,7 @@ def setup(
 @app.command()
 def board(date: DateOption = None, known_at: KnownAtOption = None) -> None:
     """The SCO currencies/ruble box as of a date (default: today, Moscow)."""
-    from warehouse import reports
+    from sco_etl.warehouse import reports
 
     day = _date(date) or dt.datetime.now(MOSCOW).date()
     moment = _moment(known_at)
@@ -76,7 +76,7 @@ def query(
     known_at: KnownAtOption = None,
 ) -> None:
     """Run a read-only SQL query over the warehouse tables and views."""
-    from warehouse import run_query
+    from sco_etl.warehouse import run_query
 
     if format not in {"table", "csv", "json"}:
         _fail(ValueError(f"--format must be table, csv or json, not {format!r}"))
@@ -95,7 +95,7 @@ def query(
 @app.command()
 def catalog() -> None:
     """Print the SQL a plain DuckDB client runs to attach the warehouse read-only."""
-    from warehouse.lake import install_extensions
+    from sco_etl.warehouse.lake import install_extensions
 
     config = resolve()
     try:
@@ -113,7 +113,7 @@ def changes(
     table: Annotated[str | None, typer.Option(help="list this table's changed rows")] = None,
 ) -> None:
     """What each table gained or changed since a moment (DuckLake's change feed)."""
-    from warehouse import history
+    from sco_etl.warehouse import history
 
     moment = dt.datetime.fromisoformat(_moment(since))
     warehouse = resolve().warehouse()
@@ -138,7 +138,7 @@ def maintain(
 ) -> None:
     """Merge small files, expire snapshots past the retention, delete files no one needs."""
     use_background_server()
-    from flows.maintain import maintain_warehouse
+    from sco_etl.flows.maintain import maintain_warehouse
 
     try:
         done = maintain_warehouse(retention_days=retention_days)
@@ -153,7 +153,7 @@ def maintain(
 @app.command()
 def export(target: Annotated[Path, typer.Argument(help="folder to write")]) -> None:
     """Write a plain hive-partitioned Parquet copy of the current snapshot."""
-    from warehouse.export import export as export_lake
+    from sco_etl.warehouse.export import export as export_lake
 
     try:
         counts = export_lake(resolve().warehouse(), target)
@@ -166,7 +166,7 @@ def export(target: Annotated[Path, typer.Argument(help="folder to write")]) -> N
 @app.command()
 def status() -> None:
     """Freshness, row counts, gaps and the last loads."""
-    from flows.cli.status import print_status
+    from sco_etl.flows.cli.status import print_status
 
     try:
         print_status(console, resolve())
@@ -192,7 +192,7 @@ def serve(
     server of its own on 127.0.0.1 (port PREFECT_SERVER_API_PORT, else 4200 when free), its
     database under <data dir>/prefect/.
     """
-    from flows.serve import serve as serve_deployments
+    from sco_etl.flows.serve import serve as serve_deployments
 
     if cron and interval:
         _fail(ValueError("give --cron or --interval, not both"))
@@ -215,7 +215,7 @@ def plot(
         "sco-rates.png"),
 ) -> None:
     """Draw CBR rates as a PNG: indexed to 100 on the first day (default), or --per-unit."""
-    from flows.cli.plot import default_start, member_currency_codes, plot_rates
+    from sco_etl.flows.cli.plot import default_start, member_currency_codes, plot_rates
 
     today = dt.datetime.now(MOSCOW).date()
     codes = ([c.strip().upper() for c in currencies.split(",") if c.strip()] if currencies

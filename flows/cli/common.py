@@ -12,9 +12,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from flows.cli import run_log
-from flows.cli.errors import explain
-from tasks.cbr import settings as cbr_settings
+from sco_etl.flows.cli import run_log
+from sco_etl.flows.cli.errors import explain
+from sco_etl.tasks.cbr import settings as cbr_settings
 
 console = Console()
 errors = Console(stderr=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from schemas.errors import (
+from sco_etl.schemas.errors import (
     ConfigError,
     ReadOnlyQueryError,
     ScoEtlError,

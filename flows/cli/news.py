@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from flows.cli.common import DateOption, _date, _fail, console
-from flows.cli.server import use_background_server
-from flows.config import resolve
-from schemas.checks import MOSCOW
-from schemas.errors import ScoEtlError
+from sco_etl.flows.cli.common import DateOption, _date, _fail, console
+from sco_etl.flows.cli.server import use_background_server
+from sco_etl.flows.config import resolve
+from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.errors import ScoEtlError
 
 news_app = typer.Typer(help="Ingest SCO news, or search it.", invoke_without_command=True)
 
@@ -29,7 +29,7 @@ def news(
     if ctx.invoked_subcommand is not None:
         return
     use_background_server()
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     try:
         summary = ingest_news(feeds=feed or None, fetch_articles=articles)
@@ -56,8 +56,8 @@ def search(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="hits to print")] = 10,
 ) -> None:
     """Full-text search over titles, summaries and article text, best hits first."""
-    from tasks.news.search import snippet
-    from warehouse.search import search as search_news
+    from sco_etl.tasks.news.search import snippet
+    from sco_etl.warehouse.search import search as search_news
 
     try:
         hits = search_news(resolve().warehouse(), query, _date(since), source, limit)

@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import DateOption, KnownAtOption, _date, _fail, _moment, console
-from flows.config import resolve
-from schemas.checks import MOSCOW
-from schemas.errors import ScoEtlError
+from sco_etl.flows.cli.common import DateOption, KnownAtOption, _date, _fail, _moment, console
+from sco_etl.flows.config import resolve
+from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.errors import ScoEtlError
 
 SERVE_HOST = "127.0.0.1"
 
@@ -29,7 +29,7 @@ def page(
     port: Annotated[int, typer.Option(help="port of --serve")] = 8000,
 ) -> None:
     """Write the seed page for a day (default: today, Moscow) as static HTML."""
-    from tasks.page.build import build_day
+    from sco_etl.tasks.page.build import build_day
 
     config = resolve()
     folder = output or config.data_dir / "site"

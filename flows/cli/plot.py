@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.errors import NoDataError
-from schemas.reference import BASE_CURRENCY, sco_countries
-from tasks import plot
-from warehouse import Warehouse, reports
+from sco_etl.schemas.errors import NoDataError
+from sco_etl.schemas.reference import BASE_CURRENCY, sco_countries
+from sco_etl.tasks import plot
+from sco_etl.warehouse import Warehouse, reports
 
 DEFAULT_YEARS = 5
 DEFAULT_OUTPUT = Path("sco-rates.png")

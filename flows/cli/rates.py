@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flows.cli.common import DateOption, _date, _fail, console, errors
-from flows.cli.server import use_background_server
-from schemas.errors import ScoEtlError
+from sco_etl.flows.cli.common import DateOption, _date, _fail, console, errors
+from sco_etl.flows.cli.server import use_background_server
+from sco_etl.schemas.errors import ScoEtlError
 
 
 class _ProgressHandler(logging.Handler):
@@ -51,7 +51,7 @@ def rates(
 ) -> None:
     """Ingest CBR rates: catch up since the last stored date, or backfill --start..--end."""
     use_background_server()
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     codes = [c for c in currencies.split(",") if c.strip()] if currencies else None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -62,7 +62,7 @@ def rates(
     progress_log.addHandler(handler)
     progress_log.setLevel(logging.INFO)
     progress_log.propagate = False  # the bar shows it; no log line per document
-    retry_log = logging.getLogger("tasks.http")
+    retry_log = logging.getLogger("sco_etl.tasks.http")
     retry_log.addHandler(handler)
     try:
         with progress:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from flows import background_server
-from flows.cli.common import _fail, console, errors
-from flows.config import resolve_data_dir
-from flows.server import is_healthy
-from schemas.errors import ScoEtlError
+from sco_etl.flows import background_server
+from sco_etl.flows.cli.common import _fail, console, errors
+from sco_etl.flows.config import resolve_data_dir
+from sco_etl.flows.server import is_healthy
+from sco_etl.schemas.errors import ScoEtlError
 
 server_app = typer.Typer(
     help="A Prefect server in the background: runs appear in its UI and start faster.",

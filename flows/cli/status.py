@@ -7,14 +7,14 @@ import datetime as dt
 import pyarrow as pa
 from rich.console import Console
 
-from flows.background_server import describe, prefect_home
-from flows.cli import render
-from flows.config import Config
-from tasks import freshness
-from tasks.cbr.gaps import missing_publication_dates
-from warehouse import Warehouse, reports
-from warehouse.lake import redacted
-from warehouse.status import warehouse_status
+from sco_etl.flows.background_server import describe, prefect_home
+from sco_etl.flows.cli import render
+from sco_etl.flows.config import Config
+from sco_etl.tasks import freshness
+from sco_etl.tasks.cbr.gaps import missing_publication_dates
+from sco_etl.warehouse import Warehouse, reports
+from sco_etl.warehouse.lake import redacted
+from sco_etl.warehouse.status import warehouse_status
 
 SHOWN_GAPS = 10
 
@@ -64,7 +64,7 @@ def print_freshness(console: Console, warehouse: Warehouse) -> None:
 
 def print_news(console: Console, warehouse: Warehouse) -> None:
     """Items per news source, the newest headline, and whether the last fetch worked."""
-    from tasks.news.status import news_sources
+    from sco_etl.tasks.news.status import news_sources
 
     sources = news_sources(warehouse)
     if not sources.num_rows:

@@ -10,7 +10,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from warehouse import Warehouse, reports
+from sco_etl.warehouse import Warehouse, reports
 
 ARTIFACT_KEY = "rates-board"
 RIGHT_ALIGNED = {"nominal", "value"}

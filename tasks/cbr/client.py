@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from urllib.parse import urljoin
 
-from tasks.cbr.settings import CBR_DATE_FORMAT
-from tasks.http import HttpClient, HttpPolicy
+from sco_etl.tasks.cbr.settings import CBR_DATE_FORMAT
+from sco_etl.tasks.http import HttpClient, HttpPolicy
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ import pyarrow.compute as pc
 from lxml import etree
 from lxml.etree import _Element as Element
 
-from schemas import RATES
-from schemas.rates import UNIT_RATE, VALUE
-from tasks.cbr.settings import CBR_DOCUMENT_DATE_FORMAT
+from sco_etl.schemas import RATES
+from sco_etl.schemas.rates import UNIT_RATE, VALUE
+from sco_etl.tasks.cbr.settings import CBR_DOCUMENT_DATE_FORMAT
 
 if TYPE_CHECKING:
-    from tasks.ledger import RunInfo
+    from sco_etl.tasks.ledger import RunInfo
 
 # CBR quotes per 1, 10, 100, ... 1,000,000 units. For a nominal of 10**k with k <= 8, a value
 # exact at 4 places divided by the nominal is exact at 4 + k <= 12 places, the unit rate's

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from schemas import CURRENCIES
-from schemas.checks import iso_alpha_codes
-from schemas.reference import currency_lineage
-from tasks.cbr.records import DirectoryEntry, RateRecord
+from sco_etl.schemas import CURRENCIES
+from sco_etl.schemas.checks import iso_alpha_codes
+from sco_etl.schemas.reference import currency_lineage
+from sco_etl.tasks.cbr.records import DirectoryEntry, RateRecord
 
 
 @dataclass

@@ -14,17 +14,17 @@ from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 
-from schemas import RATES, UNPUBLISHED_DATES, to_arrow, validate
-from schemas.table import Rejection, Validated
-from tasks.cbr import calendar
-from tasks.cbr.client import CbrClient, CbrSource
-from tasks.cbr.columns import rates_table
-from tasks.cbr.currencies import CurrencySet, Directory
-from tasks.cbr.parse import parse_daily, parse_dynamic, parse_dynamic_columns
-from tasks.cbr.planning import DailyRequest, Request
-from tasks.cbr.records import RateRecord
-from tasks.cbr.settings import FETCH_TIMEOUT
-from tasks.ledger import RunInfo, utc_now
+from sco_etl.schemas import RATES, UNPUBLISHED_DATES, to_arrow, validate
+from sco_etl.schemas.table import Rejection, Validated
+from sco_etl.tasks.cbr import calendar
+from sco_etl.tasks.cbr.client import CbrClient, CbrSource
+from sco_etl.tasks.cbr.columns import rates_table
+from sco_etl.tasks.cbr.currencies import CurrencySet, Directory
+from sco_etl.tasks.cbr.parse import parse_daily, parse_dynamic, parse_dynamic_columns
+from sco_etl.tasks.cbr.planning import DailyRequest, Request
+from sco_etl.tasks.cbr.records import RateRecord
+from sco_etl.tasks.cbr.settings import FETCH_TIMEOUT
+from sco_etl.tasks.ledger import RunInfo, utc_now
 
 progress_log = logging.getLogger("sco_etl.progress")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Set
 
-from tasks.cbr import calendar
+from sco_etl.tasks.cbr import calendar
 
 
 def missing_publication_dates(

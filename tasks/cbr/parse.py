@@ -13,9 +13,9 @@ from decimal import Decimal, InvalidOperation, localcontext
 from lxml import etree
 from lxml.etree import _Element as Element
 
-from schemas.errors import SourceFormatError
-from tasks.cbr.columns import DynamicColumns, read_columns
-from tasks.cbr.records import (
+from sco_etl.schemas.errors import SourceFormatError
+from sco_etl.tasks.cbr.columns import DynamicColumns, read_columns
+from sco_etl.tasks.cbr.records import (
     BadRecord,
     DailyDocument,
     DirectoryEntry,

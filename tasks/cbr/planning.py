@@ -6,9 +6,9 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from schemas.checks import FIRST_RATE_DATE
-from schemas.errors import ConfigError
-from tasks.cbr import settings
+from sco_etl.schemas.checks import FIRST_RATE_DATE
+from sco_etl.schemas.errors import ConfigError
+from sco_etl.tasks.cbr import settings
 
 
 @dataclass(frozen=True)

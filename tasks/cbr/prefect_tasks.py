@@ -13,7 +13,7 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from tasks.cbr import extract, load, run_plan, summary
+from sco_etl.tasks.cbr import extract, load, run_plan, summary
 
 # Timeouts: each network task's client gives up after its budget (`DIRECTORY_TIMEOUT`,
 # `FETCH_TIMEOUT`), enforced in the HTTP seam between socket reads.

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from schemas import CURRENCIES, RATES, UNPUBLISHED_DATES
-from tasks.cbr.client import CbrClient, CbrSource
-from tasks.cbr.currencies import CurrencySet, Directory, resolve
-from tasks.cbr.gaps import missing_publication_dates
-from tasks.cbr.parse import parse_directory
-from tasks.cbr.planning import Request, Window, plan_requests, plan_window
-from tasks.cbr.settings import DIRECTORY_TIMEOUT
-from warehouse import Warehouse
-from warehouse.reports import latest_rate_date
+from sco_etl.schemas import CURRENCIES, RATES, UNPUBLISHED_DATES
+from sco_etl.tasks.cbr.client import CbrClient, CbrSource
+from sco_etl.tasks.cbr.currencies import CurrencySet, Directory, resolve
+from sco_etl.tasks.cbr.gaps import missing_publication_dates
+from sco_etl.tasks.cbr.parse import parse_directory
+from sco_etl.tasks.cbr.planning import Request, Window, plan_requests, plan_window
+from sco_etl.tasks.cbr.settings import DIRECTORY_TIMEOUT
+from sco_etl.warehouse import Warehouse
+from sco_etl.warehouse.reports import latest_rate_date
 
 progress_log = logging.getLogger("sco_etl.progress")
 

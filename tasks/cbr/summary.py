@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasks.cbr.load import RatesWritten
-from tasks.cbr.run_plan import RatesPlan
-from tasks.ledger import LoadCounts
+from sco_etl.tasks.cbr.load import RatesWritten
+from sco_etl.tasks.cbr.run_plan import RatesPlan
+from sco_etl.tasks.ledger import LoadCounts
 
 MISSING_SHOWN = 20
 """Missing dates listed by name in the artifact; the rest are counted."""

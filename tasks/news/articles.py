@@ -15,11 +15,11 @@ import pyarrow as pa
 import trafilatura
 from bs4 import BeautifulSoup, Tag
 
-from schemas.errors import SourceError, SourceFormatError
-from tasks.http import HttpClient, HttpPolicy
-from tasks.news.fetch import article_client
-from tasks.news.fields import header_charset, parse_published, plain_text
-from tasks.news.settings import ARTICLE_ACCEPT
+from sco_etl.schemas.errors import SourceError, SourceFormatError
+from sco_etl.tasks.http import HttpClient, HttpPolicy
+from sco_etl.tasks.news.fetch import article_client
+from sco_etl.tasks.news.fields import header_charset, parse_published, plain_text
+from sco_etl.tasks.news.settings import ARTICLE_ACCEPT
 
 log = logging.getLogger(__name__)
 

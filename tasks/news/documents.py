@@ -29,11 +29,18 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from schemas.errors import SourceFormatError
-from tasks.news.feeds import FEED_END, ITEM_END, FeedItem, ParsedDocument, detect_kind, parse_feed
-from tasks.news.listing import parse_listing
-from tasks.news.normalise import UNCHANGED, Candidates, normalise_document
-from tasks.news.settings import PARSER_VERSION
+from sco_etl.schemas.errors import SourceFormatError
+from sco_etl.tasks.news.feeds import (
+    FEED_END,
+    ITEM_END,
+    FeedItem,
+    ParsedDocument,
+    detect_kind,
+    parse_feed,
+)
+from sco_etl.tasks.news.listing import parse_listing
+from sco_etl.tasks.news.normalise import UNCHANGED, Candidates, normalise_document
+from sco_etl.tasks.news.settings import PARSER_VERSION
 
 ITEM_START = re.compile(rb"<(?:[\w-]+:)?(?:item|entry)[\s>]", re.IGNORECASE)
 TAG = re.compile(rb"<[^>]*>")

@@ -13,20 +13,20 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas import COUNTRY_TERMS
-from schemas.errors import SourceFormatError, ValidationFailure
-from schemas.news import NEWS
-from schemas.table import Rejection, Validated, validate
-from tasks.ledger import RunInfo, utc_now
-from tasks.news.documents import document_kind, read_document
-from tasks.news.feeds import ParsedDocument, parse_feed
-from tasks.news.fetch import SourceFetch, body_hash, next_state
-from tasks.news.listing import parse_listing
-from tasks.news.mentions import compile_matchers, find_mentions
-from tasks.news.normalise import Candidates, concat
-from tasks.news.rows import NewsBatch, article_links, build_rows
-from warehouse import Warehouse
-from warehouse.news import known_news, reusable_items
+from sco_etl.schemas import COUNTRY_TERMS
+from sco_etl.schemas.errors import SourceFormatError, ValidationFailure
+from sco_etl.schemas.news import NEWS
+from sco_etl.schemas.table import Rejection, Validated, validate
+from sco_etl.tasks.ledger import RunInfo, utc_now
+from sco_etl.tasks.news.documents import document_kind, read_document
+from sco_etl.tasks.news.feeds import ParsedDocument, parse_feed
+from sco_etl.tasks.news.fetch import SourceFetch, body_hash, next_state
+from sco_etl.tasks.news.listing import parse_listing
+from sco_etl.tasks.news.mentions import compile_matchers, find_mentions
+from sco_etl.tasks.news.normalise import Candidates, concat
+from sco_etl.tasks.news.rows import NewsBatch, article_links, build_rows
+from sco_etl.warehouse import Warehouse
+from sco_etl.warehouse.news import known_news, reusable_items
 
 
 @dataclass

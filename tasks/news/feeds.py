@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from schemas.errors import SourceFormatError
+from sco_etl.schemas.errors import SourceFormatError
 
 FEED_ROOT = re.compile(rb"<(?:[\w-]+:)?(?:rss|feed|rdf)[\s>]", re.IGNORECASE)
 HTML_ROOT = re.compile(rb"<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
-from schemas.errors import SourceError
-from schemas.news import FEED_STATE
-from tasks.http import HttpClient, HttpPolicy, Response
-from tasks.news.settings import (
+from sco_etl.schemas.errors import SourceError
+from sco_etl.schemas.news import FEED_STATE
+from sco_etl.tasks.http import HttpClient, HttpPolicy, Response
+from sco_etl.tasks.news.settings import (
     ARTICLE_ATTEMPTS,
     ARTICLES_TIMEOUT,
     FEED_ACCEPT,

@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsp
 
 import nh3
 
-from schemas.checks import MOSCOW
-from tasks.news.settings import TRACKING_PARAMS
+from sco_etl.schemas.checks import MOSCOW
+from sco_etl.tasks.news.settings import TRACKING_PARAMS
 
 WEB_SCHEMES = ("http", "https")
 SITE_DATE = re.compile(

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 
 from bs4 import BeautifulSoup, Tag
 
-from schemas.errors import SourceFormatError
-from tasks.news.feeds import FeedItem, ParsedDocument
-from tasks.news.fields import header_charset
+from sco_etl.schemas.errors import SourceFormatError
+from sco_etl.tasks.news.feeds import FeedItem, ParsedDocument
+from sco_etl.tasks.news.fields import header_charset
 
 DATE_TEXT = re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{4}\s+\d{1,2}:\d{2}\b")
 WHOLE_DATE = re.compile(r"^\s*\d{1,2}\.\d{1,2}\.\d{4}\s+\d{1,2}:\d{2}\s*$")

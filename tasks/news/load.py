@@ -11,14 +11,14 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas import COUNTRY_TERMS, LOADS, NEWS_MENTIONS, QUARANTINE
-from schemas.news import FEED_STATE, NEWS, NEWS_ITEM_HASHES, NEWS_REVISIONS
-from schemas.table import Validated
-from tasks.ledger import LoadCounts, RunInfo, load_row, quarantine_rows
-from tasks.news.fetch import merge_states
-from tasks.news.mentions import compile_matchers, find_mentions, mention_changes
-from tasks.news.rows import NewsBatch
-from warehouse import UpsertResult, Warehouse, Writer
+from sco_etl.schemas import COUNTRY_TERMS, LOADS, NEWS_MENTIONS, QUARANTINE
+from sco_etl.schemas.news import FEED_STATE, NEWS, NEWS_ITEM_HASHES, NEWS_REVISIONS
+from sco_etl.schemas.table import Validated
+from sco_etl.tasks.ledger import LoadCounts, RunInfo, load_row, quarantine_rows
+from sco_etl.tasks.news.fetch import merge_states
+from sco_etl.tasks.news.mentions import compile_matchers, find_mentions, mention_changes
+from sco_etl.tasks.news.rows import NewsBatch
+from sco_etl.warehouse import UpsertResult, Warehouse, Writer
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from schemas.mentions import NEWS_MENTIONS
+from sco_etl.schemas.mentions import NEWS_MENTIONS
 
 TEXT_COLUMNS = ("title", "summary", "body")
 CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from schemas.news import NEWS
-from schemas.table import Rejection
-from tasks.news.feeds import FeedItem, ParsedDocument
-from tasks.news.fields import (
+from sco_etl.schemas.news import NEWS
+from sco_etl.schemas.table import Rejection
+from sco_etl.tasks.news.feeds import FeedItem, ParsedDocument
+from sco_etl.tasks.news.fields import (
     absolute_url,
     canonical_url,
     clean_html,

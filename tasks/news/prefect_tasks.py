@@ -13,9 +13,9 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from schemas.news import FEED_STATE
-from tasks.news import articles, extract, fetch, load, search
-from warehouse import Warehouse
+from sco_etl.schemas.news import FEED_STATE
+from sco_etl.tasks.news import articles, extract, fetch, load, search
+from sco_etl.warehouse import Warehouse
 
 
 @task(name="read-feed-state", cache_policy=NO_CACHE)

@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.mentions import NEWS_MENTIONS
-from schemas.news import NEWS, NEWS_REVISIONS
-from schemas.table import Rejection, to_arrow
-from tasks.ledger import RunInfo
-from tasks.news.normalise import CANDIDATE_COLUMNS, UNCHANGED, Candidates
-from warehouse.merge import LINEAGE_COLUMNS
+from sco_etl.schemas.mentions import NEWS_MENTIONS
+from sco_etl.schemas.news import NEWS, NEWS_REVISIONS
+from sco_etl.schemas.table import Rejection, to_arrow
+from sco_etl.tasks.ledger import RunInfo
+from sco_etl.tasks.news.normalise import CANDIDATE_COLUMNS, UNCHANGED, Candidates
+from sco_etl.warehouse.merge import LINEAGE_COLUMNS
 
 COMPARED = [c for c in NEWS.column_names if c not in LINEAGE_COLUMNS]
 HASHES = pa.schema([("item_id", pa.string()), ("source", pa.string()), ("raw_hash", pa.string())])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from warehouse import Warehouse, search
+from sco_etl.warehouse import Warehouse, search
 
 SNIPPET_CHARS = 160
 # Words are compared by a prefix, a cheap stand-in for the index's stemmer: "interviews"

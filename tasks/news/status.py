@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from schemas.checks import MOSCOW
-from schemas.news import FEED_STATE
-from warehouse import Warehouse
-from warehouse.reports import news_per_source
+from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.news import FEED_STATE
+from sco_etl.warehouse import Warehouse
+from sco_etl.warehouse.reports import news_per_source
 
 MOSCOW_MINUTE = "%d.%m.%Y %H:%M"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.errors import SourceError
-from tasks.ledger import LoadCounts
-from tasks.news.extract import ParsedSources
-from tasks.news.load import NewsWritten
+from sco_etl.schemas.errors import SourceError
+from sco_etl.tasks.ledger import LoadCounts
+from sco_etl.tasks.news.extract import ParsedSources
+from sco_etl.tasks.news.load import NewsWritten
 
 
 @dataclass

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from tasks.page.model import build_page
-from tasks.page.render import WrittenPage, write_page
-from warehouse import Warehouse
-from warehouse.page import page_data
+from sco_etl.tasks.page.model import build_page
+from sco_etl.tasks.page.render import WrittenPage, write_page
+from sco_etl.warehouse import Warehouse
+from sco_etl.warehouse.page import page_data
 
 
 def build_day(warehouse: Warehouse, day: dt.date, output: Path,

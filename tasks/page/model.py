@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from schemas.checks import MOSCOW
-from warehouse.page import PageData
+from sco_etl.schemas.checks import MOSCOW
+from sco_etl.warehouse.page import PageData
 
 PAGE_NOON = dt.time(12, 0)
 """The moment of a page for a past day: noon, Moscow time, when that day's rates were known."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from tasks.page.model import Page
+from sco_etl.tasks.page.model import Page
 
 STYLESHEET = "style.css"
 
@@ -30,7 +30,7 @@ class WrittenPage:
 
 def environment() -> Environment:
     # Autoescaping every template: titles, bodies and authors come from news feeds.
-    return Environment(loader=PackageLoader("tasks.page", "templates"),
+    return Environment(loader=PackageLoader("sco_etl.tasks.page", "templates"),
                        autoescape=select_autoescape(["html", "j2"], default=True),
                        undefined=StrictUndefined, trim_blocks=False)
 

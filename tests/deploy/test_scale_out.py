@@ -16,12 +16,12 @@ import uuid
 
 import pytest
 
-from schemas import LOADS
+from sco_etl.schemas import LOADS
+from sco_etl.warehouse import LakeSettings, S3Settings, Warehouse
 from tests.fakes.crash import subprocess_env
 from tests.fakes.postgres import postgres_cluster  # noqa: F401  (fixture)
 from tests.fakes.reliability import REPO, duplicate_keys, orphaned_files, snapshot
 from tests.fakes.s3 import moto_s3  # noqa: F401  (fixture)
-from warehouse import LakeSettings, S3Settings, Warehouse
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -59,7 +59,7 @@ def _dates(plan: dict) -> dict:
 
 def test_two_workers_and_a_reader_on_postgres_and_s3_equal_one_run(
         shared_lake, cbr_service, pycache, tmp_path, moto_s3, reliability):  # noqa: F811
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     env_lake, warehouse = shared_lake
     warehouse.ensure_schema()  # as `sco-etl catalog` would on a new database

@@ -21,10 +21,11 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows import deployments
-from flows.server import LocalServer, free_port
-from schemas import RATES
-from schemas.checks import MOSCOW
+from sco_etl.flows import deployments
+from sco_etl.flows.server import LocalServer, free_port
+from sco_etl.schemas import RATES
+from sco_etl.schemas.checks import MOSCOW
+from sco_etl.warehouse import Warehouse
 from tests.deploy.schedule_support import (
     BIN,
     ROOT,
@@ -38,7 +39,6 @@ from tests.deploy.schedule_support import (
     subprocess_env,
 )
 from tests.fakes.cbr_server import FakeCbr
-from warehouse import Warehouse
 
 POOL = "sco-etl"
 # Enough for `sco-etl serve` to start a server on a new database on a busy 2-core machine;
@@ -106,7 +106,7 @@ def deployed(prefect_server, tmp_path_factory):
         client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
     env = subprocess_env(tmp_path_factory.mktemp("cli-home"),
                          PREFECT_API_URL=prefect_server.api_url)
-    run = _cli(["deploy", "--all"], env)
+    run = _cli(["deploy", "--all", "--prefect-file", "flows/prefect.yaml"], env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return [spec.name for spec in deployments.load_specs()]
 
@@ -117,7 +117,7 @@ def test_deploy_all_registers_names_schedules_parameters_and_pool(prefect_server
     flow_name, rates = registered["rates"]
     assert flow_name == "ingest-rates"
     assert rates.work_pool_name == POOL
-    assert rates.entrypoint == "flows/rates.py:ingest_rates"
+    assert rates.entrypoint == "sco_etl.flows.rates.ingest_rates"
     assert set(rates.tags) == {"sco-etl", "rates", "cbr"}
     assert [(s.schedule.cron, s.schedule.timezone) for s in rates.schedules] == [
         ("15 16,19 * * *", "Europe/Moscow")]

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows import deployments
-from flows.serve import serve
-from flows.server import ServeError, server_environment, server_port
-from schemas.errors import ConfigError
+from sco_etl.flows import deployments
+from sco_etl.flows.serve import serve
+from sco_etl.flows.server import ServeError, server_environment, server_port
+from sco_etl.schemas.errors import ConfigError
 from tests.deploy.schedule_support import cron_at, minutes_ahead
 
 UTC = ZoneInfo("UTC")
@@ -25,12 +25,13 @@ def test_prefect_yaml_declares_rates_news_freshness_and_maintenance():
                                                "timezone": "Europe/Moscow"},)
     assert specs["maintenance"].parameters == {"retention_days": 90}
     assert (specs["maintenance"].module, specs["maintenance"].function) == (
-        "flows.maintain", "maintain_warehouse")
+        "sco_etl.flows.maintain", "maintain_warehouse")
     assert specs["rates"].schedules == ({"cron": "15 16,19 * * *", "timezone": "Europe/Moscow"},)
     assert specs["news"].schedules == ({"cron": "5,35 * * * *", "timezone": "Europe/Moscow"},)
     assert specs["news"].parameters == {"fetch_articles": True}
     assert specs["freshness"].parameters == {"rates_grace_hours": 4, "news_max_age_hours": 48}
-    assert (specs["rates"].module, specs["rates"].function) == ("flows.rates", "ingest_rates")
+    assert (specs["rates"].module, specs["rates"].function) == (
+        "sco_etl.flows.rates", "ingest_rates")
     assert all("sco-etl" in s.tags and s.description for s in specs.values())
 
 
@@ -59,7 +60,7 @@ def test_served_deployments_are_the_prefect_yaml_ones():
         assert deployment.work_pool_name is None
         assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == [
             (e["cron"], e["timezone"]) for e in spec.schedules]
-    assert by_name["rates"].entrypoint == "flows.rates.ingest_rates"
+    assert by_name["rates"].entrypoint == "sco_etl.flows.rates.ingest_rates"
     assert by_name["rates"].concurrency_limit == 1
     assert by_name["rates"].concurrency_options.collision_strategy == "CANCEL_NEW"
 
@@ -81,8 +82,8 @@ def test_an_unknown_deployment_name_is_a_config_error():
 
 
 def test_a_missing_flow_module_is_a_config_error():
-    spec = deployments.DeploymentSpec(name="later", entrypoint="flows/not_yet.py:later")
-    with pytest.raises(ConfigError, match=r"flows/not_yet\.py:later does not exist"):
+    spec = deployments.DeploymentSpec(name="later", entrypoint="sco_etl.flows.not_yet.later")
+    with pytest.raises(ConfigError, match=r"sco_etl\.flows\.not_yet\.later does not exist"):
         deployments.runner_deployments([spec])
 
 

@@ -15,8 +15,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cached_property
 from pathlib import Path
 
-from tasks.cbr import calendar
-from tasks.cbr.parse import parse_daily
+from sco_etl.tasks.cbr import calendar
+from sco_etl.tasks.cbr.parse import parse_daily
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cbr"
 FIRST = dt.date(1992, 7, 1)

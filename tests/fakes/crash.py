@@ -19,9 +19,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from sco_etl.warehouse import Warehouse
+from sco_etl.warehouse.maintenance import maintain
 from tests.fakes.reliability import REPO, leftovers, lock_is_free, lost_rows, snapshot
-from warehouse import Warehouse
-from warehouse.maintenance import maintain
 
 KILLED = -signal.SIGKILL
 TIMEOUT = 600

@@ -58,8 +58,8 @@ def install(spec: str) -> Countdown:
     """Wrap the warehouse's steps so that the chosen one kills the process."""
     from contextlib import contextmanager
 
-    from tasks import http
-    from warehouse import merge, store
+    from sco_etl.tasks import http
+    from sco_etl.warehouse import merge, store
 
     countdown = Countdown(spec)
 
@@ -101,7 +101,7 @@ def install_barrier(spec: str) -> None:
     import time
     from pathlib import Path
 
-    from warehouse import merge
+    from sco_etl.warehouse import merge
 
     folder, _, parties = spec.rpartition(":")
     real_upsert = merge.upsert
@@ -126,14 +126,14 @@ def run(spec: dict) -> dict:
     """Run the flow named in `spec` with its keyword arguments (dates as ISO strings)."""
     kwargs = dict(spec["kwargs"])
     if spec["flow"] == "rates":
-        from flows.rates import ingest_rates
+        from sco_etl.flows.rates import ingest_rates
 
         for name in ("start", "end"):
             if kwargs.get(name):
                 kwargs[name] = dt.date.fromisoformat(kwargs[name])
         return ingest_rates(**kwargs)
     if spec["flow"] == "news":
-        from flows.news import ingest_news
+        from sco_etl.flows.news import ingest_news
 
         return ingest_news(**kwargs)
     raise ValueError(f"unknown flow {spec['flow']!r}")

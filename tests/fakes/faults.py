@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 from werkzeug import Response
 
-from schemas.errors import (
+from sco_etl.schemas.errors import (
     ScoEtlError,
     SourceFormatError,
     SourceRejectedError,

@@ -19,7 +19,7 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tasks.settings import MAX_BODY_BYTES
+from sco_etl.tasks.settings import MAX_BODY_BYTES
 
 HOSTILE = Path(__file__).parents[1] / "hostile"
 DOCUMENTS = json.loads((HOSTILE / "manifest.json").read_text(encoding="utf-8"))["documents"]

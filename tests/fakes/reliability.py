@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from schemas import LOADS
-from warehouse.ddl import BASE_TABLES, META_TABLE
-from warehouse.lake import catalog_exists, connect
-from warehouse.store import Warehouse
+from sco_etl.schemas import LOADS
+from sco_etl.warehouse.ddl import BASE_TABLES, META_TABLE
+from sco_etl.warehouse.lake import catalog_exists, connect
+from sco_etl.warehouse.store import Warehouse
 
 TMP_SUFFIX = ".tmp"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from schemas import RATES
+from sco_etl.schemas import RATES
+from sco_etl.warehouse import Warehouse
 from tests.fakes.news_site import NewsSite
-from warehouse import Warehouse
 
 PAGE_RATE_WINDOWS = ((dt.date(2002, 2, 26), dt.date(2002, 3, 2)),
                      (dt.date(2019, 12, 1), dt.date(2019, 12, 17)),
@@ -33,8 +33,8 @@ def store_rates(warehouse: Warehouse, *days: dt.date, frequency: str = "daily") 
 def ingest_page_days(data: Path, cbr_url: str, site: NewsSite) -> list[str]:
     """Rates of `PAGE_RATE_WINDOWS` from `cbr_url`, then the English news fixtures from `site`
     with the Moiseev interview's article text; returns the feed URLs."""
-    from flows.news import ingest_news
-    from flows.rates import ingest_rates
+    from sco_etl.flows.news import ingest_news
+    from sco_etl.flows.rates import ingest_rates
 
     for start, end in PAGE_RATE_WINDOWS:
         ingest_rates(start=start, end=end, data_dir=str(data), cbr_url=cbr_url)

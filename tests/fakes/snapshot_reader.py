@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from flows.config import resolve
+from sco_etl.flows.config import resolve
 
 CHECK = """
 SELECT (SELECT count(*) FROM rates),

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
+from sco_etl.flows.cli import app
 
 runner = CliRunner()
 
@@ -94,8 +94,8 @@ def test_catalog_prints_what_a_plain_duckdb_client_runs_from_anywhere(loaded, cb
 def test_known_at_and_changes_show_the_warehouse_as_it_was(loaded, cbr_env):
     import datetime as dt
 
-    from flows.config import resolve
-    from warehouse import history
+    from sco_etl.flows.config import resolve
+    from sco_etl.warehouse import history
 
     warehouse = resolve().warehouse()
     first_load = history.snapshots(warehouse).to_pylist()[-1]["snapshot_time"]

@@ -16,8 +16,8 @@ import requests
 from typer.testing import CliRunner
 from urllib3.exceptions import MaxRetryError, NameResolutionError
 
-from flows.cli import app
-from tasks.http import network_cause
+from sco_etl.flows.cli import app
+from sco_etl.tasks.http import network_cause
 from tests.fakes.crash import subprocess_env
 from tests.fakes.processes import free_port
 from tests.fakes.reliability import REPO

@@ -14,9 +14,9 @@ import pickle
 
 import pytest
 
-from schemas import CURRENCIES, NEWS, RATES
+from sco_etl.schemas import CURRENCIES, NEWS, RATES
+from sco_etl.warehouse import Warehouse
 from tests.fakes.news_site import HTML, NewsSite, fixture
-from warehouse import Warehouse
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -56,7 +56,7 @@ def contents(warehouse: Warehouse, table, key: list[str]) -> list[dict]:
 
 
 def test_rates_on_dask_equal_the_default_runner(cbr_env, tmp_path, cluster):
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     backfill = {"start": dt.date(2016, 6, 1), "end": dt.date(2016, 7, 31),
                 "currencies": ["BYN", "CNY", "KZT", "INR"]}
@@ -75,7 +75,7 @@ def test_rates_on_dask_equal_the_default_runner(cbr_env, tmp_path, cluster):
 
 
 def test_news_on_dask_equal_the_default_runner(httpserver, tmp_path, monkeypatch, cluster):
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     monkeypatch.setenv("SCO_ETL_REQUEST_INTERVAL", "0")
     site = NewsSite(httpserver)
@@ -99,11 +99,11 @@ def test_news_on_dask_equal_the_default_runner(httpserver, tmp_path, monkeypatch
 def test_every_task_takes_inputs_that_pickle(cbr_env, httpserver, tmp_path, monkeypatch):
     """Each task of both flows gets its arguments back from a pickle round trip, and works
     on those copies: no live object (session, lock, connection) crosses a task boundary."""
-    from flows.news import ingest_news
-    from flows.rates import ingest_rates
-    from tasks.cbr import board
-    from tasks.cbr import prefect_tasks as cbr
-    from tasks.news import prefect_tasks as news
+    from sco_etl.flows.news import ingest_news
+    from sco_etl.flows.rates import ingest_rates
+    from sco_etl.tasks.cbr import board
+    from sco_etl.tasks.cbr import prefect_tasks as cbr
+    from sco_etl.tasks.news import prefect_tasks as news
 
     called = []
     for module in (cbr, news, board):

@@ -8,10 +8,10 @@ import io
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.config import resolve_news_feeds
-from schemas.errors import ConfigError
-from tasks.news.settings import DEFAULT_NEWS_FEEDS
+from sco_etl.flows.cli import app
+from sco_etl.flows.config import resolve_news_feeds
+from sco_etl.schemas.errors import ConfigError
+from sco_etl.tasks.news.settings import DEFAULT_NEWS_FEEDS
 from tests.fakes.news_site import HTML, NewsSite, fixture
 
 runner = CliRunner()

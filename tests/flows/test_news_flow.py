@@ -10,11 +10,11 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from schemas import FEED_STATE, LOADS, NEWS, NEWS_REVISIONS, QUARANTINE
-from schemas.errors import SourceError
+from sco_etl.schemas import FEED_STATE, LOADS, NEWS, NEWS_REVISIONS, QUARANTINE
+from sco_etl.schemas.errors import SourceError
+from sco_etl.warehouse import Warehouse, run_query
 from tests.fakes.news_site import FIXTURES, HTML, NewsSite, Page, fixture
 from tests.fakes.reliability import data_files, table_partitions
-from warehouse import Warehouse, run_query
 
 UTC = dt.UTC
 
@@ -33,7 +33,7 @@ def data(monkeypatch, tmp_path, prefect_harness) -> Path:
 
 
 def ingest(data: Path, *feeds: str, articles: bool = False, **limits: int) -> dict:
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     return ingest_news(feeds=list(feeds), fetch_articles=articles, data_dir=str(data), **limits)
 
@@ -260,6 +260,6 @@ def test_item_without_date_takes_the_article_date_else_first_seen(site, data):
 
 
 def test_run_name_is_news_and_moscow_minute():
-    from flows.news import news_run_name
+    from sco_etl.flows.news import news_run_name
 
     assert re.fullmatch(r"news-\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", news_run_name())

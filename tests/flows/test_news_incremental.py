@@ -9,12 +9,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from schemas import NEWS, NEWS_ITEM_HASHES, NEWS_MENTIONS, NEWS_REVISIONS
-from tasks.news import documents
+from sco_etl.schemas import NEWS, NEWS_ITEM_HASHES, NEWS_MENTIONS, NEWS_REVISIONS
+from sco_etl.tasks.news import documents
+from sco_etl.warehouse import Warehouse
+from sco_etl.warehouse.merge import LINEAGE_COLUMNS
 from tests.fakes.news_site import HTML, NewsSite, fixture
 from tests.fakes.reliability import data_files
-from warehouse import Warehouse
-from warehouse.merge import LINEAGE_COLUMNS
 
 SNAPSHOT = fixture("rss_en_2019-12-17.xml")
 REBUILT = (SNAPSHOT.replace(b"12:00:00 +0300</lastBuild", b"13:00:00 +0300</lastBuild")
@@ -49,7 +49,7 @@ def quick(monkeypatch, prefect_harness):
 
 
 def ingest(data: Path, *feeds: str, articles: bool = False) -> dict:
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     return ingest_news(feeds=list(feeds), fetch_articles=articles, data_dir=str(data))
 

@@ -7,11 +7,11 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from schemas import NEWS, NEWS_MENTIONS
-from schemas.mentions import country_terms
-from tasks.news.mentions import compile_matchers, find_mentions, russian_forms, term_forms
+from sco_etl.schemas import NEWS, NEWS_MENTIONS
+from sco_etl.schemas.mentions import country_terms
+from sco_etl.tasks.news.mentions import compile_matchers, find_mentions, russian_forms, term_forms
+from sco_etl.warehouse import Warehouse, run_query
 from tests.fakes.news_site import NewsSite, fixture
-from warehouse import Warehouse, run_query
 
 # Made by hand from the fixtures' titles (each summary repeats its title); the Moiseev
 # interview's body names no country. "Chinas" and "Kashmirs" (the feed lost the apostrophe)
@@ -75,7 +75,7 @@ def test_russian_case_forms():
 
 @pytest.fixture
 def loaded(httpserver, tmp_path, prefect_harness, monkeypatch):
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     monkeypatch.setenv("SCO_ETL_REQUEST_INTERVAL", "0")
     feeds = NewsSite(httpserver).serve_feeds(russian=True)
@@ -96,7 +96,7 @@ def test_news_run_writes_the_mentions_of_its_items(loaded):
 
 
 def test_second_run_changes_no_mentions_and_country_news_joins(loaded):
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     warehouse, feeds, _ = loaded
     before = warehouse.read(NEWS_MENTIONS).sort_by([("item_id", "ascending")])
@@ -125,7 +125,7 @@ def by_guid(warehouse: Warehouse) -> dict[str, set]:
 
 def test_an_edited_item_gains_and_loses_mentions_with_its_text(httpserver, tmp_path,
                                                                prefect_harness, monkeypatch):
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     monkeypatch.setenv("SCO_ETL_REQUEST_INTERVAL", "0")
     site = NewsSite(httpserver)
@@ -150,13 +150,13 @@ def test_an_edited_item_gains_and_loses_mentions_with_its_text(httpserver, tmp_p
 def test_an_item_another_writer_changed_meanwhile_is_matched_in_the_transaction(tmp_path):
     from requests.structures import CaseInsensitiveDict
 
-    from tasks.ledger import RunInfo
-    from tasks.news.articles import ARTICLE_RESULT
-    from tasks.news.extract import parse_document
-    from tasks.news.load import update_mentions
-    from tasks.news.normalise import normalise_document
-    from tasks.news.rows import build_rows
-    from warehouse.news import URL_COLUMNS
+    from sco_etl.tasks.ledger import RunInfo
+    from sco_etl.tasks.news.articles import ARTICLE_RESULT
+    from sco_etl.tasks.news.extract import parse_document
+    from sco_etl.tasks.news.load import update_mentions
+    from sco_etl.tasks.news.normalise import normalise_document
+    from sco_etl.tasks.news.rows import build_rows
+    from sco_etl.warehouse.news import URL_COLUMNS
 
     source = "http://www.infoshos.ru/rss/rss_en.xml"
     document = parse_document(fixture("rss_en_2019-12-17.xml"), source, CaseInsensitiveDict())

@@ -8,11 +8,11 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from tasks.news.search import snippet
+from sco_etl.flows.cli import app
+from sco_etl.tasks.news.search import snippet
+from sco_etl.warehouse import Warehouse
+from sco_etl.warehouse.search import index_path, search
 from tests.fakes.news_site import NewsSite, fixture
-from warehouse import Warehouse
-from warehouse.search import index_path, search
 
 runner = CliRunner()
 
@@ -108,8 +108,8 @@ QUERIES = ["summit", "trade", "energy cooperation", "Казахстан", "со�
 
 
 def test_an_updated_index_scores_exactly_as_one_built_whole(tmp_path):
-    from schemas import NEWS
-    from warehouse.search import rebuild_index, refresh_index
+    from sco_etl.schemas import NEWS
+    from sco_etl.warehouse.search import rebuild_index, refresh_index
 
     words = ["summit", "trade", "energy", "cooperation", "pipeline", "railway", "forum"]
     russian = ["Казахстан", "сотрудничество", "саммит", "торговля"]
@@ -143,8 +143,8 @@ def test_an_updated_index_scores_exactly_as_one_built_whole(tmp_path):
 
 def test_a_news_run_updates_the_index_and_finds_the_new_text_not_the_old(
         httpserver, tmp_path, prefect_harness, monkeypatch):
-    from flows.news import ingest_news
-    from warehouse import search as search_module
+    from sco_etl.flows.news import ingest_news
+    from sco_etl.warehouse import search as search_module
 
     monkeypatch.setenv("SCO_ETL_REQUEST_INTERVAL", "0")
     builds = []

@@ -16,13 +16,13 @@ import pyarrow as pa
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows.cli.page import page_server
-from schemas import NEWS
-from tasks.page.build import build_day
+from sco_etl.flows.cli.page import page_server
+from sco_etl.schemas import NEWS
+from sco_etl.tasks.page.build import build_day
+from sco_etl.warehouse import Warehouse, run_query
+from sco_etl.warehouse.reports import board_rows
 from tests.fakes.news_site import NewsSite, fixture
 from tests.fakes.seed import ingest_page_days, move_inr_in_protest_week
-from warehouse import Warehouse, run_query
-from warehouse.reports import board_rows
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory, cbr_service, prefect_harness) -> Warehouse:
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     data = tmp_path_factory.mktemp("page") / "data"
     with pytest.MonkeyPatch.context() as env:
@@ -260,7 +260,7 @@ def test_screenshot_is_not_blank(open_day, day, tmp_path):
 def test_page_command_writes_the_day_and_a_rebuild_replaces_it(lake, tmp_path):
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from sco_etl.flows.cli import app
 
     env = {"SCO_ETL_DATA_DIR": str(lake.root)}
     out = tmp_path / "site"

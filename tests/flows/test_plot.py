@@ -10,13 +10,13 @@ import pytest
 from matplotlib.image import imread
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.cli.plot import default_start, member_currency_codes, plot_rates
-from schemas import CURRENCIES, RATES
-from schemas.errors import NoDataError
-from tasks import plot
-from tasks.cbr.board import board_for, board_markdown
-from warehouse import Warehouse, reports
+from sco_etl.flows.cli import app
+from sco_etl.flows.cli.plot import default_start, member_currency_codes, plot_rates
+from sco_etl.schemas import CURRENCIES, RATES
+from sco_etl.schemas.errors import NoDataError
+from sco_etl.tasks import plot
+from sco_etl.tasks.cbr.board import board_for, board_markdown
+from sco_etl.warehouse import Warehouse, reports
 
 D = dt.date
 IDS = {"R01375": "CNY", "R01335": "KZT", "R01270": "INR"}
@@ -123,7 +123,7 @@ def test_the_board_is_published_as_a_markdown_artifact(prefect_harness, stored):
     from prefect import flow, get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from tasks.cbr.board import ARTIFACT_KEY, publish_board
+    from sco_etl.tasks.cbr.board import ARTIFACT_KEY, publish_board
 
     @flow
     def rates_run() -> str:

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from flows.rates import ingest_rates
-from schemas import LOADS, QUARANTINE, RATES
-from schemas.errors import SourceFormatError, TransientSourceError
+from sco_etl.flows.rates import ingest_rates
+from sco_etl.schemas import LOADS, QUARANTINE, RATES
+from sco_etl.schemas.errors import SourceFormatError, TransientSourceError
+from sco_etl.warehouse import merge, run_query
 from tests.fakes.cbr_server import body, status
 from tests.fakes.reliability import data_files, data_snapshots, last_snapshot, plain_reader
-from warehouse import merge, run_query
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -8,15 +8,15 @@ import re
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows.rates import ingest_rates
-from schemas import RATES, UNPUBLISHED_DATES
-from tasks.cbr import calendar
-from tasks.cbr.gaps import missing_publication_dates
-from tasks.cbr.run_plan import find_gaps
+from sco_etl.flows.rates import ingest_rates
+from sco_etl.schemas import RATES, UNPUBLISHED_DATES
+from sco_etl.tasks.cbr import calendar
+from sco_etl.tasks.cbr.gaps import missing_publication_dates
+from sco_etl.tasks.cbr.run_plan import find_gaps
+from sco_etl.warehouse import Warehouse
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
 from tests.fakes.seed import store_rates
-from warehouse import Warehouse
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -19,9 +19,10 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from schemas import LOADS, RATES
-from schemas.errors import TransientSourceError, WarehouseBusyError
+from sco_etl.flows.cli import app
+from sco_etl.schemas import LOADS, RATES
+from sco_etl.schemas.errors import TransientSourceError, WarehouseBusyError
+from sco_etl.warehouse import Warehouse, merge
 from tests.fakes.cbr_server import status
 from tests.fakes.reliability import (
     REPO,
@@ -31,7 +32,6 @@ from tests.fakes.reliability import (
     plain_reader,
     snapshot,
 )
-from warehouse import Warehouse, merge
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 runner = CliRunner()
@@ -73,7 +73,7 @@ class RatesUpserts:
 
 def test_two_ingestions_started_at_once_are_serialised(cbr_env, warehouse, tmp_path,
                                                        monkeypatch, reliability):
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     monkeypatch.setenv("SCO_ETL_LOCK_TIMEOUT", "120")
     # What the two runs give one after the other, for comparison.
@@ -116,7 +116,7 @@ def test_two_ingestions_started_at_once_are_serialised(cbr_env, warehouse, tmp_p
 
 def test_a_second_writer_fails_clearly_when_others_keep_winning(cbr_env, warehouse,
                                                                 monkeypatch, reliability):
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     ingest_rates(**_dates(FIRST))
     before = snapshot(warehouse, [RATES])
@@ -150,7 +150,7 @@ def test_a_second_writer_fails_clearly_when_others_keep_winning(cbr_env, warehou
 
 def test_a_source_failure_is_not_masked_by_a_busy_warehouse(cbr_env, warehouse, monkeypatch,
                                                             reliability):
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     def busy(self, work, message=None):
         raise WarehouseBusyError("other sco-etl runs kept writing to the warehouse")
@@ -168,7 +168,7 @@ def test_a_source_failure_is_not_masked_by_a_busy_warehouse(cbr_env, warehouse, 
 
 def test_queries_keep_working_during_a_long_write(cbr_env, warehouse, tmp_path, monkeypatch,
                                                   reliability):
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     ingest_rates(start=dt.date(2025, 3, 28), end=dt.date(2025, 4, 3), currencies=["CNY"])
     held_open = plain_reader(warehouse)
@@ -229,8 +229,8 @@ WRITER_PROCESS = textwrap.dedent("""
     from pathlib import Path
     from decimal import Decimal
     import pyarrow as pa
-    from schemas import RATES
-    from warehouse import Warehouse
+    from sco_etl.schemas import RATES
+    from sco_etl.warehouse import Warehouse
 
     root, ready, go = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     row = {"rate_date": dt.date(2030, 1, 1), "cbr_id": "R01375", "char_code": "CNY",
@@ -247,7 +247,7 @@ WRITER_PROCESS = textwrap.dedent("""
 
 def test_queries_work_while_another_process_is_mid_write(cbr_env, warehouse, tmp_path,
                                                         reliability):
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     ingest_rates(start=dt.date(2025, 3, 28), end=dt.date(2025, 4, 3), currencies=["CNY"])
     before = warehouse.read(RATES).num_rows

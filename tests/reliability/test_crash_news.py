@@ -15,6 +15,8 @@ import shutil
 import pytest
 from pytest_httpserver import HTTPServer
 
+from sco_etl.warehouse import Warehouse
+from sco_etl.warehouse.maintenance import maintain
 from tests.fakes.crash import KILLED, inspect_after_kill, run_flow, subprocess_env
 from tests.fakes.news_site import FIXTURES, HTML, NewsSite, fixture
 from tests.fakes.reliability import (
@@ -26,8 +28,6 @@ from tests.fakes.reliability import (
     snapshot,
 )
 from tests.reliability.test_crash_rates import describe
-from warehouse import Warehouse
-from warehouse.maintenance import maintain
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -37,7 +37,7 @@ SNAPSHOTS = ("rss_en_2020-01-13.xml", "atom_en.xml", "news_list_en.html")
 @pytest.fixture(scope="module")
 def news_states(tmp_path_factory, prefect_harness):
     """The site, the warehouse before the run, and the content before and after a clean run."""
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     server = HTTPServer(threaded=True)
     server.start()
@@ -70,7 +70,7 @@ def news_states(tmp_path_factory, prefect_harness):
 
 def crash_and_rerun(states: dict, kills: list[str], tmp_path, pycache, monkeypatch,
                     reliability, suite: str) -> None:
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     root = tmp_path / "data"
     shutil.copytree(states["root"], root)

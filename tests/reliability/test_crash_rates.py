@@ -18,6 +18,8 @@ import shutil
 
 import pytest
 
+from sco_etl.warehouse import Warehouse
+from sco_etl.warehouse.maintenance import maintain
 from tests.fakes.crash import KILLED, inspect_after_kill, run_flow, subprocess_env
 from tests.fakes.reliability import (
     data_tables,
@@ -28,8 +30,6 @@ from tests.fakes.reliability import (
     partial_files,
     snapshot,
 )
-from warehouse import Warehouse
-from warehouse.maintenance import maintain
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -60,7 +60,7 @@ class States:
     run; `files` is how many files the clean run's commit wrote."""
 
     def __init__(self, factory, cbr_url: str, plan: dict, name: str) -> None:
-        from flows.rates import ingest_rates
+        from sco_etl.flows.rates import ingest_rates
 
         base = factory.mktemp(name)
         self.root = base / "before"
@@ -105,7 +105,7 @@ def long_states(tmp_path_factory, cbr_service, prefect_harness):
 def crash_and_rerun(states: States, kills: list[str], tmp_path, pycache, monkeypatch,
                     reliability, suite: str) -> None:
     """Kill a run at `kills[0]` (and each rerun at the next ones), then rerun cleanly."""
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     root = tmp_path / "data"
     shutil.copytree(states.root, root)

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import pytest
 from werkzeug import Response
 
-from schemas import LOADS
-from schemas.errors import TransientSourceError
+from sco_etl.schemas import LOADS
+from sco_etl.schemas.errors import TransientSourceError
+from sco_etl.warehouse import Warehouse
 from tests.fakes.cbr_server import body, status
 from tests.fakes.faults import (
     FAULTS,
@@ -43,7 +44,6 @@ from tests.fakes.reliability import (
     partial_files,
     snapshot,
 )
-from warehouse import Warehouse
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -69,7 +69,7 @@ class CbrCase:
             self.fake.faults.extend([cbr_fault(fault.kind, path)] * times)
 
     def run(self) -> dict:
-        from flows.rates import ingest_rates
+        from sco_etl.flows.rates import ingest_rates
 
         return ingest_rates(**WINDOW, data_dir=str(self.warehouse.root),
                             cbr_url=self.front.url("/scripts/"))
@@ -99,7 +99,7 @@ def cbr_fault(kind: str, path: str):
 @pytest.fixture(scope="module")
 def cbr_states(tmp_path_factory, cbr_service, prefect_harness):
     """A warehouse with rates up to 31 March, and the content a clean run of WINDOW gives it."""
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         fast_env(monkeypatch)

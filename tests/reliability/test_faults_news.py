@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import pytest
 from pytest_httpserver import HTTPServer
 
-from schemas import FEED_STATE, LOADS, NEWS
-from schemas.errors import SourceError
+from sco_etl.schemas import FEED_STATE, LOADS, NEWS
+from sco_etl.schemas.errors import SourceError
+from sco_etl.warehouse import Warehouse
 from tests.fakes.faults import (
     FAULTS,
     HTML_ERROR_PAGE,
@@ -40,7 +41,6 @@ from tests.fakes.reliability import (
     partial_files,
     snapshot,
 )
-from warehouse import Warehouse
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -65,7 +65,7 @@ def local_to(front: FaultyFront, name: str) -> bytes:
 def news_states(news_server, tmp_path_factory, prefect_harness):
     """A warehouse with the 17 December snapshot of the feed, and the content a clean run of
     the 13 January snapshot gives it."""
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     site, front = news_server
     feed = front.url("/rss.xml")
@@ -100,7 +100,7 @@ class NewsCase:
                 10 * times if fault.kind == "redirect-loop" else times))
 
     def run(self, articles: bool = False) -> dict:
-        from flows.news import ingest_news
+        from sco_etl.flows.news import ingest_news
 
         return ingest_news(feeds=[self.feed], fetch_articles=articles,
                            data_dir=str(self.warehouse.root))
@@ -214,7 +214,7 @@ def test_news_article_fault_leaves_the_item_for_the_next_run(news_case, fault, r
     site.serve("/atom.xml", local_to(front, "atom_en.xml"), "application/atom+xml")
     site.serve(page, fixture("article_en_moiseev_interview.html"), HTML)
     feed = front.url("/atom.xml")
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     def run():
         return ingest_news(feeds=[feed], fetch_articles=True,

@@ -17,8 +17,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from schemas import CURRENCIES, FEED_STATE, NEWS, QUARANTINE, RATES
-from schemas.errors import ScoEtlError, SourceError, SourceFormatError, SourceRejectedError
+from sco_etl.schemas import CURRENCIES, FEED_STATE, NEWS, QUARANTINE, RATES
+from sco_etl.schemas.errors import ScoEtlError, SourceError, SourceFormatError, SourceRejectedError
+from sco_etl.warehouse import Warehouse
 from tests.fakes.cbr_server import Canned
 from tests.fakes.hostile import CBR_DOCUMENTS, NEWS_DOCUMENTS, _short, document
 from tests.fakes.news_site import HTML, RSS, NewsSite, Page
@@ -29,7 +30,6 @@ from tests.fakes.reliability import (
     lock_is_free,
     partial_files,
 )
-from warehouse import Warehouse
 
 QUICK_CBR = {
     "cbr-billion-laughs", "cbr-xxe-http", "cbr-dtd-fetch", "cbr-xinclude",
@@ -53,7 +53,7 @@ def cbr_baseline(tmp_path_factory, cbr_service, prefect_harness):
     """A warehouse with the week before 1 April for the five currencies of the daily run."""
     import datetime as dt
 
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     root = tmp_path_factory.mktemp("hostile-cbr") / "data"
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -80,7 +80,7 @@ def test_cbr_document_through_the_flow(doc, cbr_baseline, fake_cbr, attacker, tm
                                        monkeypatch, prefect_harness, reliability):
     import datetime as dt
 
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     monkeypatch.setenv("SCO_ETL_HTTP_BACKOFF", "0.01")
     monkeypatch.setenv("SCO_ETL_REQUEST_INTERVAL", "0")
@@ -146,7 +146,7 @@ class NewsOutcome:
 @pytest.fixture(scope="module")
 def news_outcome(tmp_path_factory, attacker, prefect_harness):
     """One news run over every hostile news document, each its own source."""
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     server = HTTPServer(threaded=True)
     server.start()

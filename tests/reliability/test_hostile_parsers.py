@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.errors import SourceFormatError
-from tasks.cbr.parse import parse_daily, parse_directory, parse_dynamic
-from tasks.news.articles import extract_article
-from tasks.news.extract import parse_document
+from sco_etl.schemas.errors import SourceFormatError
+from sco_etl.tasks.cbr.parse import parse_daily, parse_directory, parse_dynamic
+from sco_etl.tasks.news.articles import extract_article
+from sco_etl.tasks.news.extract import parse_document
 from tests.fakes.hostile import CBR_DOCUMENTS, DOCUMENTS, HOSTILE, NEWS_DOCUMENTS, document
 from tests.fakes.news_site import HTML, RSS
 
@@ -77,10 +77,10 @@ def test_a_duplicated_element_is_a_bad_record_not_its_last_value():
 def test_a_record_refused_before_validation_is_quarantined_not_a_crash():
     import datetime as dt
 
-    from tasks.cbr.currencies import Directory, resolve
-    from tasks.cbr.extract import parse_documents
-    from tasks.cbr.planning import DynamicRequest
-    from tasks.ledger import RunInfo
+    from sco_etl.tasks.cbr.currencies import Directory, resolve
+    from sco_etl.tasks.cbr.extract import parse_documents
+    from sco_etl.tasks.cbr.planning import DynamicRequest
+    from sco_etl.tasks.ledger import RunInfo
 
     data = (HOSTILE / "cbr" / "unknown_currency_dynamic.xml").read_bytes()
     directory = Directory({"R01375": {"cbr_id": "R01375", "char_code": "CNY", "num_code": "156",
@@ -107,7 +107,7 @@ def test_a_record_refused_before_validation_is_quarantined_not_a_crash():
     ("http://127.0.0.1:5000/feed", "http://127.0.0.1:99999/page", False),
 ])
 def test_article_pages_are_fetched_only_on_the_source_site(source, link, fetched):
-    from tasks.news.rows import same_site
+    from sco_etl.tasks.news.rows import same_site
 
     assert same_site(source, link) is fetched
 

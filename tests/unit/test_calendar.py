@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tasks.cbr import calendar
+from sco_etl.tasks.cbr import calendar
 
 D = dt.date
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from tasks.cbr import extract
-from tasks.cbr.currencies import Directory, resolve
-from tasks.cbr.extract import parse_documents
-from tasks.cbr.parse import parse_dynamic_columns
-from tasks.cbr.planning import DynamicRequest
-from tasks.ledger import RunInfo
+from sco_etl.tasks.cbr import extract
+from sco_etl.tasks.cbr.currencies import Directory, resolve
+from sco_etl.tasks.cbr.extract import parse_documents
+from sco_etl.tasks.cbr.parse import parse_dynamic_columns
+from sco_etl.tasks.cbr.planning import DynamicRequest
+from sco_etl.tasks.ledger import RunInfo
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.errors import SourceFormatError
-from tasks.cbr.parse import parse_daily, parse_decimal, parse_directory, parse_dynamic
+from sco_etl.schemas.errors import SourceFormatError
+from sco_etl.tasks.cbr.parse import parse_daily, parse_decimal, parse_directory, parse_dynamic
 
 CBR = Path(__file__).parents[1] / "fixtures" / "cbr"
 

@@ -7,10 +7,10 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from schemas import NEWS, UNPUBLISHED_DATES
-from schemas.checks import MOSCOW
-from schemas.errors import StaleDataError
-from tasks.freshness import (
+from sco_etl.schemas import NEWS, UNPUBLISHED_DATES
+from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.errors import StaleDataError
+from sco_etl.tasks.freshness import (
     SourceActivity,
     StoredRates,
     assess,
@@ -153,7 +153,7 @@ def test_a_date_cbr_confirmed_unpublished_is_not_expected():
 def test_check_freshness_fails_with_a_clear_message_on_a_stale_warehouse(
     prefect_harness, warehouse,
 ):
-    from flows.freshness import check_freshness
+    from sco_etl.flows.freshness import check_freshness
 
     store_rates(warehouse, D(2025, 3, 27), D(2025, 3, 28))
     with pytest.raises(StaleDataError) as raised:
@@ -168,7 +168,7 @@ def test_check_freshness_fails_with_a_clear_message_on_a_stale_warehouse(
 
 
 def test_check_freshness_passes_on_a_fresh_warehouse(prefect_harness, warehouse):
-    from flows.freshness import check_freshness
+    from sco_etl.flows.freshness import check_freshness
 
     store_rates(warehouse, D(2025, 12, 30), D(2025, 12, 31))
     result = check_freshness(data_dir=str(warehouse.root), now=msk(2026, 1, 5, 12))
@@ -177,7 +177,7 @@ def test_check_freshness_passes_on_a_fresh_warehouse(prefect_harness, warehouse)
 
 
 def test_check_freshness_passes_over_days_off_moved_by_decree(prefect_harness, warehouse):
-    from flows.freshness import check_freshness
+    from sco_etl.flows.freshness import check_freshness
 
     store_rates(warehouse, D(2024, 12, 27), D(2024, 12, 28), D(2024, 12, 29))
     result = check_freshness(data_dir=str(warehouse.root), now=msk(2025, 1, 5, 12))
@@ -186,7 +186,7 @@ def test_check_freshness_passes_over_days_off_moved_by_decree(prefect_harness, w
 
 
 def test_check_freshness_takes_the_calendar_from_the_warehouse(prefect_harness, warehouse):
-    from flows.freshness import check_freshness
+    from sco_etl.flows.freshness import check_freshness
 
     # Sunday 30 March 2025 holds a daily rate, and CBR answered a request for Tuesday 1 April
     # with it: as if a decree made Saturday a working day and Monday a day off.
@@ -202,7 +202,7 @@ def test_check_freshness_takes_the_calendar_from_the_warehouse(prefect_harness, 
 
 
 def test_only_daily_set_currencies_show_the_calendar(warehouse):
-    from warehouse.reports import stored_rates
+    from sco_etl.warehouse.reports import stored_rates
 
     store_rates(warehouse, D(2025, 3, 29))
     store_rates(warehouse, D(2025, 3, 30), frequency="monthly")
@@ -212,7 +212,7 @@ def test_only_daily_set_currencies_show_the_calendar(warehouse):
 
 
 def test_check_freshness_names_a_silent_news_source(prefect_harness, warehouse):
-    from flows.freshness import check_freshness
+    from sco_etl.flows.freshness import check_freshness
 
     store_rates(warehouse, D(2025, 4, 2))
     seen = dt.datetime(2025, 3, 30, 8, tzinfo=UTC)

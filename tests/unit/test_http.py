@@ -7,8 +7,8 @@ import threading
 import pytest
 from werkzeug import Response
 
-from schemas.errors import SourceRejectedError, TransientSourceError
-from tasks.http import HttpClient, HttpPolicy, deal
+from sco_etl.schemas.errors import SourceRejectedError, TransientSourceError
+from sco_etl.tasks.http import HttpClient, HttpPolicy, deal
 
 FAST = HttpPolicy(backoff=0.01, min_interval=0)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from tasks.news.documents import cut_items, read_document
-from tasks.news.extract import parse_document
-from tasks.news.normalise import normalise_document
+from sco_etl.tasks.news.documents import cut_items, read_document
+from sco_etl.tasks.news.extract import parse_document
+from sco_etl.tasks.news.normalise import normalise_document
 from tests.fakes.news_site import fixture
 
 SOURCE = "http://www.infoshos.ru/rss/rss_en.xml"

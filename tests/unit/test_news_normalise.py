@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tasks.news.fields import (
+from sco_etl.tasks.news.fields import (
     absolute_url,
     canonical_url,
     clean_html,

@@ -8,11 +8,11 @@ import json
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from schemas.errors import SourceFormatError
-from tasks.news.articles import extract_article
-from tasks.news.extract import parse_document
-from tasks.news.fields import canonical_url
-from tasks.news.normalise import normalise_document
+from sco_etl.schemas.errors import SourceFormatError
+from sco_etl.tasks.news.articles import extract_article
+from sco_etl.tasks.news.extract import parse_document
+from sco_etl.tasks.news.fields import canonical_url
+from sco_etl.tasks.news.normalise import normalise_document
 from tests.fakes.news_site import FIXTURES, fixture
 
 UTC = dt.UTC

@@ -8,14 +8,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from requests.structures import CaseInsensitiveDict
 
-from schemas.news import NEWS, NEWS_REVISIONS
-from tasks.ledger import RunInfo
-from tasks.news.articles import ARTICLE_RESULT
-from tasks.news.extract import parse_document
-from tasks.news.normalise import normalise_document
-from tasks.news.rows import article_links, build_rows
+from sco_etl.schemas.news import NEWS, NEWS_REVISIONS
+from sco_etl.tasks.ledger import RunInfo
+from sco_etl.tasks.news.articles import ARTICLE_RESULT
+from sco_etl.tasks.news.extract import parse_document
+from sco_etl.tasks.news.normalise import normalise_document
+from sco_etl.tasks.news.rows import article_links, build_rows
+from sco_etl.warehouse import Warehouse
 from tests.fakes.news_site import fixture
-from warehouse import Warehouse
 
 UTC = dt.UTC
 SOURCE = "http://www.infoshos.ru/rss/rss_en.xml"
@@ -92,8 +92,8 @@ def test_writer_moves_a_redated_row_instead_of_duplicating_it(tmp_path):
 
 
 def test_known_news_reads_the_run_items_the_newest_waiting_and_their_url_twins(tmp_path):
-    from tasks.news.status import news_sources
-    from warehouse.news import known_news
+    from sco_etl.tasks.news.status import news_sources
+    from sco_etl.warehouse.news import known_news
 
     stored = join(candidates(fixture("tricky_items_en.xml"))).rows
     warehouse = Warehouse(tmp_path / "data", lock_timeout=5)

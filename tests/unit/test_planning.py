@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from schemas.errors import ConfigError
-from tasks.cbr import calendar
-from tasks.cbr.parse import parse_dynamic
-from tasks.cbr.planning import (
+from sco_etl.schemas.errors import ConfigError
+from sco_etl.tasks.cbr import calendar
+from sco_etl.tasks.cbr.parse import parse_dynamic
+from sco_etl.tasks.cbr.planning import (
     DailyRequest,
     DynamicRequest,
     Window,

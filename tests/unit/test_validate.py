@@ -8,10 +8,10 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from schemas import RATES, validate
-from schemas.checks import PLAIN_TEXT, RATE_DATE_RANGE, Rule, tomorrow_in_moscow
-from schemas.errors import ValidationFailure
-from schemas.table import Column, Table
+from sco_etl.schemas import RATES, validate
+from sco_etl.schemas.checks import PLAIN_TEXT, RATE_DATE_RANGE, Rule, tomorrow_in_moscow
+from sco_etl.schemas.errors import ValidationFailure
+from sco_etl.schemas.table import Column, Table
 
 UTC = dt.UTC
 ITEMS = Table(

@@ -15,11 +15,11 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from schemas import LOADS, NEWS, RATES
-from schemas.errors import ConfigError, ReadOnlyQueryError, WarehouseError
+from sco_etl.flows.cli import app
+from sco_etl.schemas import LOADS, NEWS, RATES
+from sco_etl.schemas.errors import ConfigError, ReadOnlyQueryError, WarehouseError
+from sco_etl.warehouse import Warehouse, connect_read_only, run_query
 from tests.fakes.reliability import data_files, plain_reader
-from warehouse import Warehouse, connect_read_only, run_query
 
 runner = CliRunner()
 
@@ -27,7 +27,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory, cbr_service, prefect_harness):
     """A warehouse with a few weeks of rates, built once; each test gets its own copy."""
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     root = tmp_path_factory.mktemp("sql") / "data"
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -217,7 +217,7 @@ def test_sco_etl_rates_refuses_a_hostile_currency_code_before_any_request(
 
 
 def test_hostile_currency_codes_in_the_environment_are_refused(monkeypatch):
-    from flows.config import resolve
+    from sco_etl.flows.config import resolve
 
     monkeypatch.setenv("SCO_ETL_CURRENCIES", "CNY,'; DROP VIEW rates; --")
     with pytest.raises(ConfigError, match="not ISO 4217 alpha codes"):
@@ -239,7 +239,7 @@ def test_hostile_dates_are_refused_by_the_command_line(warehouse, argv):
 @pytest.mark.parametrize("feed", ["file:///etc/passwd", "javascript:alert(1)", "../../etc",
                                   "ftp://example.org/feed.xml"])
 def test_news_refuses_a_feed_that_is_not_http(feed, tmp_path, prefect_harness):
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     with pytest.raises(ConfigError, match="must be an http"):
         ingest_news(feeds=[feed], data_dir=str(tmp_path / "data"))
@@ -248,7 +248,7 @@ def test_news_refuses_a_feed_that_is_not_http(feed, tmp_path, prefect_harness):
 
 def test_a_feed_url_full_of_sql_and_dots_is_only_data(tmp_path, httpserver, monkeypatch,
                                                       prefect_harness):
-    from flows.news import ingest_news
+    from sco_etl.flows.news import ingest_news
 
     monkeypatch.setenv("SCO_ETL_HTTP_BACKOFF", "0.01")
     httpserver.expect_request("/a/b/feed.xml").respond_with_data(
@@ -267,7 +267,7 @@ def test_a_feed_url_full_of_sql_and_dots_is_only_data(tmp_path, httpserver, monk
 
 def test_a_data_directory_with_a_quote_in_its_name_works(tmp_path, fake_cbr, monkeypatch,
                                                          prefect_harness):
-    from flows.rates import ingest_rates
+    from sco_etl.flows.rates import ingest_rates
 
     monkeypatch.setenv("SCO_ETL_HTTP_BACKOFF", "0.01")
     root = tmp_path / "o'brien's data"

@@ -10,12 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from schemas import QUARANTINE, RATES
-from schemas.errors import ReadOnlyQueryError, WarehouseBusyError
+from sco_etl.schemas import QUARANTINE, RATES
+from sco_etl.schemas.errors import ReadOnlyQueryError, WarehouseBusyError
+from sco_etl.warehouse import Warehouse, ddl, history, run_query
+from sco_etl.warehouse.export import export
+from sco_etl.warehouse.maintenance import lake_files, maintain
 from tests.fakes.reliability import data_files, last_snapshot, plain_reader
-from warehouse import Warehouse, ddl, history, run_query
-from warehouse.export import export
-from warehouse.maintenance import lake_files, maintain
 
 NOW = dt.datetime(2025, 4, 1, 12, tzinfo=dt.UTC)
 
@@ -287,7 +287,7 @@ def test_an_older_lake_gains_the_columns_declared_since(warehouse):
         assert "frequency" in {c for (c,) in connection.execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = 'rates'").fetchall()}
     # An older release's lake: one column fewer, an older version.
-    from warehouse.lake import connect
+    from sco_etl.warehouse.lake import connect
 
     connection = connect(warehouse.lake)
     connection.execute("ALTER TABLE rates DROP COLUMN frequency")
