@@ -37,10 +37,10 @@ log = logging.getLogger("benchmarks")
 
 def build_history(profile: Profile):
     """The synthetic history the fake CBR serves, up to tomorrow (Moscow)."""
-    from sco_etl.schemas.checks import tomorrow_in_moscow
+    from sco_etl.schemas.clock import moscow_tomorrow
     from tests.fakes.cbr_history import History
 
-    last = tomorrow_in_moscow()
+    last = moscow_tomorrow()
     first = FIRST_RATE_DATE
     if profile.history_years:
         first = last.replace(year=last.year - profile.history_years, day=1)

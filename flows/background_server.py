@@ -10,7 +10,6 @@ and removed on sight. A live server that does not answer is not used by the runs
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import signal
@@ -31,6 +30,7 @@ from sco_etl.flows.server import (
     port_in_use,
     server_port,
 )
+from sco_etl.schemas.clock import utc_now
 
 STATE_FILE = "server.json"
 PATIENT_HEALTH_TIMEOUT = 10.0
@@ -122,7 +122,7 @@ def start(home: Path, timeout: float = STARTUP_TIMEOUT) -> Started:
             raise
     record = ServerRecord(pid=server.process.pid, port=port, url=server.url,
                           log=str(server.log),
-                          started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+                          started_at=utc_now().isoformat(timespec="seconds"))
     _write(home, record)
     return Started(record, time.monotonic() - started)
 

@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from sco_etl.flows.config import resolve
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import MOSCOW, utc_now
 from sco_etl.schemas.errors import StaleDataError
 from sco_etl.tasks import freshness
 from sco_etl.warehouse import Warehouse, reports
@@ -22,7 +22,7 @@ from sco_etl.warehouse import Warehouse, reports
 
 def freshness_run_name() -> str:
     """`freshness-2025-04-01T19:45` (Moscow time): when the check looked."""
-    now = (flow_run.get_parameters() or {}).get("now") or dt.datetime.now(MOSCOW)
+    now = (flow_run.get_parameters() or {}).get("now") or utc_now()
     if isinstance(now, str):
         now = dt.datetime.fromisoformat(now)
     return f"freshness-{now.astimezone(MOSCOW):%Y-%m-%dT%H:%M}"
@@ -62,7 +62,7 @@ def check_freshness(
 ) -> dict:
     """Check rates against the CBR calendar and news against its cadence; fail when late."""
     warehouse = resolve(data_dir).warehouse()
-    moment = now or dt.datetime.now(dt.UTC)
+    moment = now or utc_now()
     stored_rates, news_activity = read_state(warehouse)
     report = judge(stored_rates, news_activity, moment,
                    dt.timedelta(hours=rates_grace_hours), dt.timedelta(hours=news_max_age_hours))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict
 
 from prefect import flow, get_run_logger
@@ -11,7 +10,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from sco_etl.flows.config import resolve, resolve_news_feeds
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import moscow_now
 from sco_etl.tasks.http import deal
 from sco_etl.tasks.ledger import RunInfo
 from sco_etl.tasks.news import prefect_tasks as news
@@ -29,7 +28,7 @@ from sco_etl.tasks.news.summary import source_warnings, sources_failed, summaris
 
 def news_run_name() -> str:
     """`news-2026-11-29T14:30` (Moscow time, like the headlines)."""
-    return f"news-{dt.datetime.now(MOSCOW):%Y-%m-%dT%H:%M}"
+    return f"news-{moscow_now():%Y-%m-%dT%H:%M}"
 
 
 @flow(name="ingest-news", flow_run_name=news_run_name, log_prints=True,

@@ -11,7 +11,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from sco_etl.flows.config import resolve
-from sco_etl.schemas.checks import MOSCOW, tomorrow_in_moscow
+from sco_etl.schemas.clock import moscow_today, moscow_tomorrow
 from sco_etl.tasks.cbr import prefect_tasks as cbr
 from sco_etl.tasks.cbr.board import publish_board
 from sco_etl.tasks.cbr.load import record_failure
@@ -27,7 +27,7 @@ def rates_run_name() -> str:
     start, end = parameters.get("start"), parameters.get("end")
     if start:
         return f"backfill-{start}-{end or 'tomorrow'}"
-    return f"rates-{dt.datetime.now(MOSCOW).date()}"
+    return f"rates-{moscow_today()}"
 
 
 @flow(name="ingest-rates", flow_run_name=rates_run_name, log_prints=True,
@@ -50,7 +50,7 @@ def ingest_rates(
     requests = 0
     try:
         plan = cbr.plan_rates(warehouse, config.cbr, config.currencies, start, end,
-                              tomorrow_in_moscow(), max_healed_gaps)
+                              moscow_tomorrow(), max_healed_gaps)
         requests += plan.requests_made
         logger.info("window %s..%s, %d gaps to heal: %d requests for %d currency IDs",
                     plan.window.start, plan.window.end, len(plan.gaps), len(plan.requests),

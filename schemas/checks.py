@@ -10,11 +10,11 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sco_etl.schemas.clock import moscow_tomorrow
 from sco_etl.schemas.errors import ConfigError
 
 ArrowValues = pa.Array | pa.ChunkedArray
@@ -87,7 +87,6 @@ class Rule:
                    label=f"str_startswith('{prefix}')")
 
 
-MOSCOW = ZoneInfo("Europe/Moscow")
 FIRST_RATE_DATE = dt.date(1992, 7, 1)
 """The first date of the CBR official rate series."""
 
@@ -113,15 +112,10 @@ def iso_alpha_codes(codes: Iterable[str]) -> list[str]:
     return wanted
 
 
-def tomorrow_in_moscow() -> dt.date:
-    """CBR publishes tomorrow's rates today, so tomorrow (Moscow) is the latest valid date."""
-    return dt.datetime.now(MOSCOW).date() + dt.timedelta(days=1)
-
-
 def _rate_date_in_range(dates: ArrowValues) -> ArrowValues:
     # The bound moves with the clock, so it is computed when the check runs.
     return pc.and_(pc.greater_equal(dates, FIRST_RATE_DATE),
-                   pc.less_equal(dates, tomorrow_in_moscow()))
+                   pc.less_equal(dates, moscow_tomorrow()))
 
 
 RATE_DATE_RANGE = Rule(_rate_date_in_range, name="date_from_1992_07_01_to_tomorrow")

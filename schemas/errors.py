@@ -59,6 +59,14 @@ class ConfigError(ScoEtlError):
     """A configuration value (environment, option, parameter) is not valid."""
 
 
+class InputError(ConfigError):
+    """A value given on the command line is not valid: refused before anything starts."""
+
+
+class NoWarehouseError(WarehouseError):
+    """There is no warehouse where the settings point: a reader creates none."""
+
+
 class StaleDataError(ScoEtlError):
     """Stored data is older than the publication calendar or a source's cadence allows."""
 

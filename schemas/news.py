@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sco_etl.schemas.checks import PLAIN_TEXT, ArrowValues, Rule
+from sco_etl.schemas.clock import utc_now
 from sco_etl.schemas.table import Column, Table
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -23,7 +24,7 @@ FUTURE_SLACK = dt.timedelta(days=2)
 
 def _published_in_range(times: ArrowValues) -> ArrowValues:
     # The bound moves with the clock, so it is computed when the check runs.
-    latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
+    latest = utc_now() + FUTURE_SLACK
     return pc.and_(pc.greater_equal(times, FIRST_NEWS_TIME), pc.less_equal(times, latest))
 
 

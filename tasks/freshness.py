@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import MOSCOW
 from sco_etl.tasks.cbr import calendar
 
 RATES_PUBLISHED_AT = dt.time(15, 30)

@@ -10,11 +10,8 @@ from typing import Any
 import pyarrow as pa
 
 from sco_etl.schemas import LOADS, QUARANTINE
+from sco_etl.schemas.clock import utc_now
 from sco_etl.schemas.table import Rejection
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from sco_etl.schemas.checks import tomorrow_in_moscow
+from sco_etl.schemas.clock import moscow_tomorrow
 from sco_etl.warehouse import Warehouse
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
@@ -33,7 +33,7 @@ def prefect_harness():
 @pytest.fixture(scope="session")
 def cbr_history() -> History:
     """The synthetic history up to tomorrow (Moscow), built once: ~0.5 s."""
-    history = History(last_date=tomorrow_in_moscow())
+    history = History(last_date=moscow_tomorrow())
     history.values  # noqa: B018  (computed once for the session)
     return history
 
@@ -77,7 +77,7 @@ def warehouse(tmp_path) -> Warehouse:
 
 @pytest.fixture
 def today() -> dt.date:
-    return tomorrow_in_moscow() - dt.timedelta(days=1)
+    return moscow_tomorrow() - dt.timedelta(days=1)
 
 
 @pytest.fixture

@@ -102,13 +102,12 @@ def stored_schema(connection: duckdb.DuckDBPyConnection) -> tuple[int, str] | No
         f"SELECT schema_version, schema_digest FROM {META_TABLE}").fetchone()
 
 
-def needs_schema(stored: tuple[int, str] | None, digest: str, upgrade: bool) -> bool:
-    """Whether to (re)apply the schema: a new lake always; an older version when upgrading."""
+def needs_schema(stored: tuple[int, str] | None, digest: str) -> bool:
+    """Whether to (re)apply the schema: to a new lake, or one at an older version or digest."""
     if stored is None:
         return True
     version, stored_digest = stored
-    return upgrade and (version < SCHEMA_VERSION
-                        or (version == SCHEMA_VERSION and stored_digest != digest))
+    return version < SCHEMA_VERSION or (version == SCHEMA_VERSION and stored_digest != digest)
 
 
 def apply_schema(connection: duckdb.DuckDBPyConnection, digest: str) -> None:

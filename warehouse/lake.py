@@ -18,7 +18,9 @@ from pathlib import Path
 
 import duckdb
 
+from sco_etl.schemas.clock import moscow_today
 from sco_etl.schemas.errors import ConfigError, WarehouseError
+from sco_etl.warehouse.views import TODAY_VARIABLE
 
 LAKE_ALIAS = "sco"
 CATALOG_FILE = "catalog.sqlite"
@@ -110,9 +112,14 @@ class LakeSettings:
         return f"ATTACH {quote('ducklake:' + self.catalog)} AS {LAKE_ALIAS} ({', '.join(options)})"
 
     def reader_statements(self) -> list[str]:
-        """What a plain DuckDB client runs to read the warehouse, from any directory."""
+        """What a plain DuckDB client runs to read the warehouse, from any directory.
+
+        The last one gives the views Moscow's date (sco-etl sets it from its own clock).
+        """
         statements = [self.s3.secret_sql()] if self.s3 else []
-        return [*statements, self.attach_sql(read_only=True), f"USE {LAKE_ALIAS}"]
+        return [*statements, self.attach_sql(read_only=True), f"USE {LAKE_ALIAS}",
+                f"SET VARIABLE {TODAY_VARIABLE} = "
+                "CAST(timezone('Europe/Moscow', get_current_timestamp()) AS DATE)"]
 
 
 def parse_catalog(spec: str) -> str:
@@ -182,7 +189,7 @@ def connect(settings: LakeSettings, read_only: bool = False, snapshot_time: str 
         WarehouseError: the catalog cannot be reached or is not a DuckLake catalog.
     """
     if snapshot_time is not None:
-        return _instance(settings, True, snapshot_time, locked)
+        return _session(_instance(settings, True, snapshot_time, locked))
     key = (os.getpid(), settings, read_only, locked)
     with _instances_lock:
         writer_key = (os.getpid(), settings, False, False)
@@ -198,8 +205,15 @@ def connect(settings: LakeSettings, read_only: bool = False, snapshot_time: str 
             # Closing the root leaves the instance to cursors still in use.
             _instances.popitem(last=False)[1].close()
         cursor = root.cursor()
-    cursor.execute(f"USE {LAKE_ALIAS}")
-    return cursor
+    return _session(cursor)
+
+
+def _session(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The lake in use, and Moscow's date in `sco_today` for the views that carry the latest
+    rates forward: from sco-etl's one clock, never DuckDB's `current_date`."""
+    connection.execute(f"USE {LAKE_ALIAS}")
+    connection.execute(f"SET VARIABLE {TODAY_VARIABLE} = ?", [moscow_today()])
+    return connection
 
 
 def _instance(settings: LakeSettings, read_only: bool, snapshot_time: str | None,
@@ -209,6 +223,8 @@ def _instance(settings: LakeSettings, read_only: bool, snapshot_time: str | None
         prepare_sqlite_catalog(settings.sqlite_file)
     connection = duckdb.connect()
     try:
+        # Timestamps cast to dates or printed in UTC, whatever the host's zone.
+        connection.execute("SET GLOBAL TimeZone = 'UTC'")
         if settings.s3 is not None:
             connection.execute(settings.s3.secret_sql())
         connection.execute(settings.attach_sql(read_only, snapshot_time))

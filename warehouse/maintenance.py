@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from sco_etl.schemas.clock import utc_now
 from sco_etl.schemas.errors import WarehouseError
 from sco_etl.warehouse.lake import LAKE_ALIAS, connect
 from sco_etl.warehouse.store import Warehouse, is_conflict
@@ -44,8 +45,8 @@ def maintain(warehouse: Warehouse, retention_days: float = DEFAULT_RETENTION_DAY
     Raises:
         WarehouseError: DuckLake refused; the message is DuckDB's own.
     """
-    now = now or dt.datetime.now(dt.UTC)
-    warehouse.ensure_schema(upgrade=True)
+    now = now or utc_now()
+    warehouse.migrate()
     before = lake_files(warehouse)
     connection = connect(warehouse.lake)
     try:

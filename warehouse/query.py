@@ -32,7 +32,7 @@ EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\s+(\(\s*[^)]*\)\s*|ANALY[SZ]E\s+)*", r
 def connect_read_only(warehouse: Warehouse,
                       known_at: str | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only connection to one snapshot that can write, open or attach nothing else."""
-    warehouse.ensure_schema()
+    warehouse.require()
     return connect(warehouse.lake, read_only=True, snapshot_time=known_at, locked=True)
 
 

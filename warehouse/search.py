@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import MOSCOW
 from sco_etl.schemas.errors import NoDataError, WarehouseError
 from sco_etl.warehouse import fts
 from sco_etl.warehouse.lake import install_extensions
@@ -93,7 +94,7 @@ def news_version(warehouse: Warehouse) -> str:
 
 def rebuild_index(warehouse: Warehouse) -> IndexInfo:
     """Build the search file whole from the latest snapshot's news, then swap it in."""
-    started = dt.datetime.now(dt.UTC)
+    started = time.monotonic()
     with warehouse.reader() as lake:
         version = lake.execute(NEWS_VERSION).fetchone()[0]
         documents = lake.execute(NEWS_DOCUMENTS).to_arrow_table()
@@ -111,7 +112,7 @@ def rebuild_index(warehouse: Warehouse) -> IndexInfo:
                              "english" if stemming == "en" else "none", IGNORE)
 
     _swap_in(warehouse, fill, copy=False)
-    seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    seconds = time.monotonic() - started
     return IndexInfo(index_path(warehouse), documents.num_rows, seconds)
 
 
@@ -119,7 +120,7 @@ def refresh_index(warehouse: Warehouse) -> IndexInfo:
     """Bring the search file in line with the latest snapshot's news, changing only the items
     added, edited or removed since it was built (building it whole when there is no usable
     file, or when most items changed)."""
-    started = dt.datetime.now(dt.UTC)
+    started = time.monotonic()
     stored = _stored_meta(index_path(warehouse))
     if stored is None:
         return rebuild_index(warehouse)
@@ -159,7 +160,7 @@ def refresh_index(warehouse: Warehouse) -> IndexInfo:
 
     if gone.num_rows or fresh.num_rows or stored != version:
         _swap_in(warehouse, update, copy=True)
-    seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    seconds = time.monotonic() - started
     return IndexInfo(index_path(warehouse), keys.num_rows, seconds,
                      len(set(gone["item_id"].to_pylist()) | set(fresh["item_id"].to_pylist())))
 

@@ -16,12 +16,12 @@ import duckdb
 import pyarrow as pa
 
 from sco_etl.schemas import COUNTRY_TERMS, CURRENCY_LINEAGE, SCO_COUNTRIES
-from sco_etl.schemas.errors import WarehouseBusyError, WarehouseError
+from sco_etl.schemas.errors import NoWarehouseError, WarehouseBusyError, WarehouseError
 from sco_etl.schemas.mentions import country_terms
 from sco_etl.schemas.reference import currency_lineage, sco_countries
 from sco_etl.schemas.table import Table
 from sco_etl.warehouse import ddl, merge
-from sco_etl.warehouse.lake import LakeSettings, catalog_exists, connect, quote
+from sco_etl.warehouse.lake import LakeSettings, catalog_exists, connect, quote, redacted
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,7 +58,8 @@ class Warehouse:
         self.root = Path(root).expanduser().resolve()
         self.lock_timeout = lock_timeout
         self.lake = lake or LakeSettings.local(self.root)
-        self._schema_checked = 0  # 1: the lake exists; 2: it is at this version's schema
+        self._exists = False
+        self._migrated = False
 
     def read(self, table: Table, columns: list[str] | None = None, where: str | None = None,
              parameters: list | None = None) -> pa.Table:
@@ -84,8 +85,12 @@ class Warehouse:
 
     @contextmanager
     def reader(self, known_at: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection to one snapshot: the latest, or the one at `known_at`."""
-        self.ensure_schema()
+        """A read-only connection to one snapshot: the latest, or the one at `known_at`.
+
+        Raises:
+            NoWarehouseError: there is no warehouse yet; a reader never creates one.
+        """
+        self.require()
         connection = connect(self.lake, read_only=True, snapshot_time=known_at)
         try:
             yield connection
@@ -99,7 +104,7 @@ class Warehouse:
         An exception inside the block rolls everything back. A conflict with a writer that
         committed first raises `WarehouseBusyError`; `transaction` retries it.
         """
-        self.ensure_schema(upgrade=True)
+        self.migrate()
         connection = connect(self.lake)
         try:
             connection.execute("BEGIN TRANSACTION")
@@ -143,16 +148,39 @@ class Warehouse:
                 delay = min(delay * 2, 2.0)
                 attempt += 1
 
-    def ensure_schema(self, upgrade: bool = False) -> None:
-        """Create the lake if it does not exist; with `upgrade` (writers), also bring its
-        tables and views up to this version's declarations. Readers never change a lake."""
-        if self._schema_checked >= (2 if upgrade else 1):
+    def migrate(self) -> None:
+        """Create the warehouse, or bring its tables and views up to this version's
+        declarations: the one schema step, taken where a writing run starts (and by the first
+        write of a process). Readers never change a lake."""
+        if self._migrated:
             return
         digest = ddl.schema_digest()
-        stored = self._stored_schema(upgrade) if catalog_exists(self.lake) else None
-        if ddl.needs_schema(stored, digest, upgrade):
-            self._apply_schema(digest, upgrade)
-        self._schema_checked = 2 if upgrade else max(self._schema_checked, 1)
+        stored = self._stored_schema(writer=True) if catalog_exists(self.lake) else None
+        if ddl.needs_schema(stored, digest):
+            self._apply_schema(digest)
+        self._migrated = self._exists = True
+
+    def require(self) -> None:
+        """Check that the warehouse exists, creating nothing.
+
+        Raises:
+            NoWarehouseError: no catalog at the configured place, or no DuckLake catalog in it.
+        """
+        if self._exists or self._migrated:
+            return
+        stored = self._stored_schema(writer=False) if catalog_exists(self.lake) else None
+        if stored is None:
+            raise NoWarehouseError(
+                f"no warehouse at {self.location} — `sco-etl rates` creates one, "
+                "or set SCO_ETL_DATA_DIR")
+        self._exists = True
+
+    @property
+    def location(self) -> str:
+        """Where the warehouse is, for people: the data directory, or the catalog."""
+        if self.lake.movable:
+            return str(self.root)
+        return redacted(self.lake.catalog)
 
     def _stored_schema(self, writer: bool) -> tuple[int, str] | None:
         try:
@@ -165,12 +193,12 @@ class Warehouse:
         finally:
             connection.close()
 
-    def _apply_schema(self, digest: str, upgrade: bool) -> None:
+    def _apply_schema(self, digest: str) -> None:
         for _attempt in range(20):
             connection = connect(self.lake)
             try:
                 connection.execute("BEGIN TRANSACTION")
-                if ddl.needs_schema(ddl.stored_schema(connection), digest, upgrade):
+                if ddl.needs_schema(ddl.stored_schema(connection), digest):
                     ddl.apply_schema(connection, digest)
                     # The shipped reference tables travel with the data.
                     writer = Writer(connection)

@@ -2,20 +2,28 @@
 
 Pre-1998 values are in pre-redenomination rubles (RUR, 1000 RUR = 1 RUB): `unit_rate` stays
 as published; `unit_rate_rub` restates it in today's rubles so long series are continuous.
+
+No view calls DuckDB's `current_date` or `now()`: they follow the host's time zone, while
+rates live on Moscow's calendar. Where a view needs "today" (how far to carry the latest rates
+forward), it reads the variable `sco_today`, which sco-etl sets on every connection from its
+one clock (`sco_etl.schemas.clock`); a plain DuckDB client sets it with the statement
+`sco-etl catalog` prints. Unset, the latest rates are carried to the latest publication only.
 """
 
 REDENOMINATION = "DATE '1998-01-01'"
 # A currency still quoted within this many days of the latest publication is carried forward
 # to today; a retired one (BYR after June 2016) stops at its last rate.
 ACTIVE_WITHIN_DAYS = 45
+TODAY_VARIABLE = "sco_today"
+"""The DuckDB variable holding Moscow's date, set by `warehouse.lake.connect`."""
 
 IN_FORCE_UNTIL = f"""
 CREATE OR REPLACE MACRO in_force_until(rate_date, next_date, last_published) AS
 -- The last day a publication is in force: the day before the next one of its currency ID;
--- for the latest one, today while the currency is still quoted, else its own day only.
+-- for the latest one, Moscow's today while the currency is still quoted, else its own day.
 coalesce(next_date - 1,
          CASE WHEN rate_date >= last_published - {ACTIVE_WITHIN_DAYS}
-              THEN greatest(last_published, current_date)
+              THEN greatest(last_published, getvariable('{TODAY_VARIABLE}')::DATE)
               ELSE rate_date END)
 """
 
@@ -68,7 +76,7 @@ QUALIFY row_number() OVER (
     PARTITION BY d.as_of_date, s.country ORDER BY d.rate_date DESC, d.cbr_id DESC) = 1
 """
 
-BOARD_MACRO = """
+BOARD_MACRO = f"""
 CREATE OR REPLACE MACRO board(d) AS TABLE
 -- currency_board on one day, from the publications in force that day: a filter on the
 -- day cannot reach into the calendar of every day that currency_board is built on.
@@ -82,10 +90,10 @@ as_of AS (  -- each currency ID's latest publication on or before the day
            arg_max_null(unit_rate, rate_date) AS unit_rate
     FROM rates WHERE rate_date <= CAST(d AS DATE) GROUP BY cbr_id
 ),
-in_force AS (
-    SELECT a.* FROM as_of a JOIN spans s USING (cbr_id), latest l
-    WHERE a.rate_date < s.last_rate
-       OR CAST(d AS DATE) <= in_force_until(a.rate_date, CAST(NULL AS DATE), l.last_published)
+in_force AS (  -- superseded only after the day, set on the day itself, or the latest rate
+    SELECT a.* FROM as_of a JOIN spans s USING (cbr_id), latest l  -- of a currency still quoted
+    WHERE a.rate_date < s.last_rate OR a.rate_date = CAST(d AS DATE)
+       OR a.rate_date >= l.last_published - {ACTIVE_WITHIN_DAYS}
 ),
 quoted AS (
     SELECT s.country, i.rate_date, i.char_code, sc.name_en AS currency, i.nominal, i.value,

@@ -26,7 +26,7 @@ from sco_etl.flows.cli.page import page
 from sco_etl.flows.cli.rates import rates
 from sco_etl.flows.cli.server import server_app, use_background_server
 from sco_etl.flows.config import resolve, resolve_data_dir
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import moscow_today
 from sco_etl.schemas.errors import ScoEtlError
 
 app = typer.Typer(help="Ingest CBR rates of SCO currencies and SCO news into Parquet + DuckDB.",
@@ -55,7 +55,7 @@ def board(date: DateOption = None, known_at: KnownAtOption = None) -> None:
     """The SCO currencies/ruble box as of a date (default: today, Moscow)."""
     from sco_etl.warehouse import reports
 
-    day = _date(date) or dt.datetime.now(MOSCOW).date()
+    day = _date(date) or moscow_today()
     moment = _moment(known_at)
     try:
         rows = reports.board_rows(resolve().warehouse(), day, known_at=moment)
@@ -100,7 +100,7 @@ def catalog() -> None:
     config = resolve()
     try:
         install_extensions()  # so that any DuckDB client of this machine autoloads them
-        config.warehouse().ensure_schema()
+        config.warehouse().require()
     except ScoEtlError as error:
         _fail(error)
     for statement in config.lake.reader_statements():
@@ -217,7 +217,7 @@ def plot(
     """Draw CBR rates as a PNG: indexed to 100 on the first day (default), or --per-unit."""
     from sco_etl.flows.cli.plot import default_start, member_currency_codes, plot_rates
 
-    today = dt.datetime.now(MOSCOW).date()
+    today = moscow_today()
     codes = ([c.strip().upper() for c in currencies.split(",") if c.strip()] if currencies
              else member_currency_codes(today))
     try:

@@ -10,7 +10,7 @@ from rich.markup import escape
 from sco_etl.flows.cli.common import DateOption, _date, _fail, console
 from sco_etl.flows.cli.server import use_background_server
 from sco_etl.flows.config import resolve
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import MOSCOW
 from sco_etl.schemas.errors import ScoEtlError
 
 news_app = typer.Typer(help="Ingest SCO news, or search it.", invoke_without_command=True)

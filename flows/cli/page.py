@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,7 +12,7 @@ import typer
 
 from sco_etl.flows.cli.common import DateOption, KnownAtOption, _date, _fail, _moment, console
 from sco_etl.flows.config import resolve
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import moscow_today
 from sco_etl.schemas.errors import ScoEtlError
 
 SERVE_HOST = "127.0.0.1"
@@ -33,7 +32,7 @@ def page(
 
     config = resolve()
     folder = output or config.data_dir / "site"
-    day = _date(date) or dt.datetime.now(MOSCOW).date()
+    day = _date(date) or moscow_today()
     try:
         written = build_day(config.warehouse(), day, folder, known_at=_moment(known_at))
     except ScoEtlError as error:

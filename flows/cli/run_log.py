@@ -8,11 +8,12 @@ the console handlers already on the root are taken off instead.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sys
 import tempfile
 from pathlib import Path
+
+from sco_etl.schemas.clock import utc_now
 
 FORMAT = "%(asctime)s | %(levelname)-7s | %(name)s - %(message)s"
 HANDLER_NAME = "sco-etl-run-log"
@@ -21,7 +22,7 @@ log = logging.getLogger("sco_etl.cli")
 
 def start(data_dir: Path, command: str, verbose: bool) -> Path:
     """Send all logging to `<data dir>/logs/<command>-<time>.log`; keep the terminal on -v."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    stamp = utc_now().strftime("%Y%m%dT%H%M%S.%fZ")
     folder = data_dir / "logs"
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pyarrow as pa
 from rich.console import Console
 
 from sco_etl.flows.background_server import describe, prefect_home
 from sco_etl.flows.cli import render
 from sco_etl.flows.config import Config
+from sco_etl.schemas.clock import utc_now
 from sco_etl.tasks import freshness
 from sco_etl.tasks.cbr.gaps import missing_publication_dates
 from sco_etl.warehouse import Warehouse, reports
@@ -55,7 +54,7 @@ def print_freshness(console: Console, warehouse: Warehouse) -> None:
     """Rates against the CBR calendar, each news source against its cadence: fresh or late."""
     activity = [freshness.SourceActivity(**row) for row in reports.news_activity(warehouse)]
     report = freshness.assess(freshness.StoredRates(**reports.stored_rates(warehouse)),
-                              activity, dt.datetime.now(dt.UTC))
+                              activity, utc_now())
     for check in report.checks:
         colour = "red" if check.is_late else "green"
         console.print(f"freshness [{colour}]{check.subject}[/]: {check.stored()} — "

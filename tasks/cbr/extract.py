@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 import pyarrow as pa
 
 from sco_etl.schemas import RATES, UNPUBLISHED_DATES, to_arrow, validate
+from sco_etl.schemas.clock import utc_now
 from sco_etl.schemas.table import Rejection, Validated
 from sco_etl.tasks.cbr import calendar
 from sco_etl.tasks.cbr.client import CbrClient, CbrSource
@@ -24,7 +25,7 @@ from sco_etl.tasks.cbr.parse import parse_daily, parse_dynamic, parse_dynamic_co
 from sco_etl.tasks.cbr.planning import DailyRequest, Request
 from sco_etl.tasks.cbr.records import RateRecord
 from sco_etl.tasks.cbr.settings import FETCH_TIMEOUT
-from sco_etl.tasks.ledger import RunInfo, utc_now
+from sco_etl.tasks.ledger import RunInfo
 
 progress_log = logging.getLogger("sco_etl.progress")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from sco_etl.schemas import CURRENCIES, LOADS, QUARANTINE, RATE_REVISIONS, RATES, UNPUBLISHED_DATES
+from sco_etl.schemas.clock import utc_now
 from sco_etl.schemas.errors import ScoEtlError
 from sco_etl.schemas.table import validate
 from sco_etl.tasks.cbr.currencies import CurrencySet
@@ -16,7 +17,7 @@ from sco_etl.tasks.cbr.extract import CheckedRates
 from sco_etl.tasks.cbr.gaps import missing_publication_dates
 from sco_etl.tasks.cbr.planning import Window
 from sco_etl.tasks.cbr.run_plan import RatesPlan
-from sco_etl.tasks.ledger import LoadCounts, RunInfo, load_row, quarantine_rows, utc_now
+from sco_etl.tasks.ledger import LoadCounts, RunInfo, load_row, quarantine_rows
 from sco_etl.warehouse import Warehouse, Writer
 
 log = logging.getLogger(__name__)

@@ -47,7 +47,7 @@ def plan_rates(
     """Decide the run: window from the warehouse, directory (fetched when needed), requests."""
     backfill = start is not None or end is not None
     # This run writes: opening as a writer now lets its reads share the writer's instance.
-    warehouse.ensure_schema(upgrade=True)
+    warehouse.migrate()
     window = plan_window(latest_rate_date(warehouse), start, end, tomorrow)
     stored = warehouse.read(CURRENCIES)
     client = source.client(budget=DIRECTORY_TIMEOUT)

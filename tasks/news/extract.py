@@ -14,10 +14,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sco_etl.schemas import COUNTRY_TERMS
+from sco_etl.schemas.clock import utc_now
 from sco_etl.schemas.errors import SourceFormatError, ValidationFailure
 from sco_etl.schemas.news import NEWS
 from sco_etl.schemas.table import Rejection, Validated, validate
-from sco_etl.tasks.ledger import RunInfo, utc_now
+from sco_etl.tasks.ledger import RunInfo
 from sco_etl.tasks.news.documents import document_kind, read_document
 from sco_etl.tasks.news.feeds import ParsedDocument, parse_feed
 from sco_etl.tasks.news.fetch import SourceFetch, body_hash, next_state

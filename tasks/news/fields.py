@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsp
 
 import nh3
 
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import MOSCOW
 from sco_etl.tasks.news.settings import TRACKING_PARAMS
 
 WEB_SCHEMES = ("http", "https")

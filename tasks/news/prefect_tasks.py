@@ -22,7 +22,7 @@ from sco_etl.warehouse import Warehouse
 def read_feed_state(warehouse: Warehouse) -> pa.Table:
     """The stored validators and last status of every source."""
     # A news run writes: opening as a writer now lets its reads share the writer's instance.
-    warehouse.ensure_schema(upgrade=True)
+    warehouse.migrate()
     return warehouse.read(FEED_STATE)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import MOSCOW
 from sco_etl.schemas.news import FEED_STATE
 from sco_etl.warehouse import Warehouse
 from sco_etl.warehouse.reports import news_per_source

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from sco_etl.schemas.clock import utc_now
 from sco_etl.tasks.page.model import build_page
 from sco_etl.tasks.page.render import WrittenPage, write_page
 from sco_etl.warehouse import Warehouse
@@ -15,5 +16,5 @@ def build_day(warehouse: Warehouse, day: dt.date, output: Path,
               known_at: str | None = None, now: dt.datetime | None = None) -> WrittenPage:
     """Write the page of `day` under `output`, as the warehouse stood at `known_at`."""
     data = page_data(warehouse, day, known_at=known_at)
-    page = build_page(data, now or dt.datetime.now(dt.UTC), known_at=known_at)
+    page = build_page(data, now or utc_now(), known_at=known_at)
     return write_page(page, output)

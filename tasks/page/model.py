@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import MOSCOW
 from sco_etl.warehouse.page import PageData
 
 PAGE_NOON = dt.time(12, 0)

@@ -62,7 +62,7 @@ def test_two_workers_and_a_reader_on_postgres_and_s3_equal_one_run(
     from sco_etl.flows.rates import ingest_rates
 
     env_lake, warehouse = shared_lake
-    warehouse.ensure_schema()  # as `sco-etl catalog` would on a new database
+    warehouse.migrate()  # as the first run would on a new database
     reference = Warehouse(tmp_path / "reference")
     for plan in (FIRST, SECOND):
         ingest_rates(**_dates(plan), data_dir=str(reference.root), cbr_url=cbr_service.url)

@@ -24,7 +24,7 @@ from pytest_httpserver import HTTPServer
 from sco_etl.flows import deployments
 from sco_etl.flows.server import LocalServer, free_port
 from sco_etl.schemas import RATES
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import MOSCOW
 from sco_etl.warehouse import Warehouse
 from tests.deploy.schedule_support import (
     BIN,

@@ -22,7 +22,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from sco_etl.flows.server import free_port, is_healthy
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import MOSCOW
 from tests.deploy.schedule_support import ROOT, kill_tree, listening, subprocess_env
 from tests.fakes.cbr_server import FakeCbr
 

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sco_etl.flows.cli import app
+from sco_etl.schemas.clock import moscow_today
 
 runner = CliRunner()
 
@@ -77,7 +78,9 @@ def test_catalog_prints_what_a_plain_duckdb_client_runs_from_anywhere(loaded, cb
     assert result.exit_code == 0, result.output
     statements = [line for line in result.output.splitlines() if line.strip()]
     assert statements[0].startswith("ATTACH 'ducklake:sqlite:/") and "(READ_ONLY" in statements[0]
-    assert statements[-1] == "USE sco;"
+    assert statements[-2] == "USE sco;"
+    assert statements[-1] == ("SET VARIABLE sco_today = "
+                              "CAST(timezone('Europe/Moscow', get_current_timestamp()) AS DATE);")
     monkeypatch.chdir("/")
     connection = duckdb.connect()  # a plain client: the extensions autoload
     for statement in statements:
@@ -88,6 +91,10 @@ def test_catalog_prints_what_a_plain_duckdb_client_runs_from_anywhere(loaded, cb
     assert connection.execute(
         "SELECT value FROM board(DATE '2025-04-01') WHERE char_code = 'CNY'").fetchone()[0] == (
         Decimal("11.7136"))
+    # the views carry the latest rates to Moscow's today, as sco-etl's own connections do
+    today = connection.execute("SELECT getvariable('sco_today')").fetchone()[0]
+    assert today == moscow_today()
+    assert connection.execute("SELECT max(as_of_date) FROM rates_daily").fetchone()[0] >= today
     connection.close()
 
 

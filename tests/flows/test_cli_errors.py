@@ -104,7 +104,7 @@ def test_verbose_brings_the_traceback_back_to_the_terminal(env_for):
 
 
 def test_a_sql_error_shows_duckdbs_message_and_position(cbr_env, warehouse):
-    warehouse.ensure_schema()
+    warehouse.migrate()
     result = runner.invoke(app, ["query", "SELECT nope FROM loads"])
     assert result.exit_code == 1
     lines = result.output.splitlines()
@@ -117,7 +117,7 @@ def test_a_sql_error_shows_duckdbs_message_and_position(cbr_env, warehouse):
 
 
 def test_a_parse_error_shows_its_position_too(cbr_env, warehouse):
-    warehouse.ensure_schema()
+    warehouse.migrate()
     result = runner.invoke(app, ["query", "SELECT 1 FORM loads"])
     assert result.exit_code == 1
     assert 'Parser Error: syntax error at or near "loads"' in result.output

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from sco_etl.schemas import NEWS, UNPUBLISHED_DATES
-from sco_etl.schemas.checks import MOSCOW
+from sco_etl.schemas.clock import MOSCOW
 from sco_etl.schemas.errors import StaleDataError
 from sco_etl.tasks.freshness import (
     SourceActivity,

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from sco_etl.schemas import RATES, validate
-from sco_etl.schemas.checks import PLAIN_TEXT, RATE_DATE_RANGE, Rule, tomorrow_in_moscow
+from sco_etl.schemas.checks import PLAIN_TEXT, RATE_DATE_RANGE, Rule
+from sco_etl.schemas.clock import moscow_tomorrow
 from sco_etl.schemas.errors import ValidationFailure
 from sco_etl.schemas.table import Column, Table
 
@@ -67,8 +68,8 @@ def test_str_startswith_is_literal():
 
 
 def test_custom_rules_compute_their_bound_when_they_run():
-    dates = [dt.date(1992, 6, 30), dt.date(1992, 7, 1), tomorrow_in_moscow(),
-             tomorrow_in_moscow() + dt.timedelta(days=1)]
+    dates = [dt.date(1992, 6, 30), dt.date(1992, 7, 1), moscow_tomorrow(),
+             moscow_tomorrow() + dt.timedelta(days=1)]
     assert passes(RATE_DATE_RANGE, dates, pa.date32()) == [False, True, True, False]
     assert passes(PLAIN_TEXT, ["tab\tand\nnewline", "bell\x07", "del\x7f"]) == [
         True, False, False]

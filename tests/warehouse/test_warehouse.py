@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sco_etl.schemas import QUARANTINE, RATES
-from sco_etl.schemas.errors import ReadOnlyQueryError, WarehouseBusyError
+from sco_etl.schemas.errors import NoWarehouseError, ReadOnlyQueryError, WarehouseBusyError
 from sco_etl.warehouse import Warehouse, ddl, history, run_query
 from sco_etl.warehouse.export import export
 from sco_etl.warehouse.maintenance import lake_files, maintain
@@ -89,7 +89,7 @@ def test_failure_inside_a_write_leaves_the_warehouse_as_it_was(warehouse):
 
 
 def test_one_write_is_one_snapshot_named_by_its_run(warehouse):
-    warehouse.ensure_schema()
+    warehouse.migrate()
     snapshot = last_snapshot(warehouse)
     with warehouse.write("ingest-rates run-1") as writer:
         writer.upsert(RATES, rows(rate(dt.date(2024, 5, 1)), rate(dt.date(2025, 4, 1))))
@@ -123,7 +123,7 @@ order_done = threading.Event()
 
 def test_two_writers_of_the_same_new_key_cannot_both_commit(warehouse):
     """Inserts never conflict in DuckLake; the commit counter every writer bumps makes them."""
-    warehouse.ensure_schema()
+    warehouse.migrate()
     order_done.clear()
     barrier, outcome, order = threading.Barrier(2), {}, []
     threads = [threading.Thread(target=_write_when_both_began,
@@ -139,7 +139,7 @@ def test_two_writers_of_the_same_new_key_cannot_both_commit(warehouse):
 
 
 def test_transaction_retries_a_conflict_from_a_fresh_snapshot(warehouse):
-    warehouse.ensure_schema()
+    warehouse.migrate()
     seen, interloper_done = [], threading.Event()
 
     def work(writer):
@@ -262,6 +262,7 @@ def test_query_refuses_anything_that_writes(warehouse, sql):
 
 
 def test_query_cannot_read_outside_the_data_directory(warehouse):
+    warehouse.migrate()
     with pytest.raises(Exception, match=r"disabled|Permission"):
         run_query(warehouse, "SELECT * FROM read_csv('/etc/passwd')")
 
@@ -269,20 +270,27 @@ def test_query_cannot_read_outside_the_data_directory(warehouse):
 V = ddl.SCHEMA_VERSION
 
 
-@pytest.mark.parametrize(("stored", "upgrade", "applied"), [
-    (None, False, True),             # no lake yet: any first user creates it
-    ((V, "other"), False, False),    # readers never change a lake
-    ((V - 1, "old"), True, True),    # a writer of a newer release brings it forward
-    ((V, "other"), True, True),      # same release, changed declarations (development)
-    ((V, "mine"), True, False),      # already there
-    ((V + 1, "newer"), True, False),  # an older release never takes columns or views away
+@pytest.mark.parametrize(("stored", "applied"), [
+    (None, True),               # no lake yet: the first writer creates it
+    ((V - 1, "old"), True),     # a writer of a newer release brings it forward
+    ((V, "other"), True),       # same release, changed declarations (development)
+    ((V, "mine"), False),       # already there
+    ((V + 1, "newer"), False),  # an older release never takes columns or views away
 ])
-def test_a_lake_schema_only_moves_forward(stored, upgrade, applied):
-    assert ddl.needs_schema(stored, "mine", upgrade) is applied
+def test_a_lake_schema_only_moves_forward(stored, applied):
+    assert ddl.needs_schema(stored, "mine") is applied
+
+
+def test_readers_create_no_warehouse(warehouse):
+    with pytest.raises(NoWarehouseError, match=r"no warehouse at .*data — `sco-etl rates`"):
+        run_query(warehouse, "SELECT 1")
+    with pytest.raises(NoWarehouseError):
+        warehouse.read(RATES)
+    assert not warehouse.root.exists()
 
 
 def test_an_older_lake_gains_the_columns_declared_since(warehouse):
-    warehouse.ensure_schema()
+    warehouse.migrate()
     with warehouse.reader() as connection:
         assert "frequency" in {c for (c,) in connection.execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = 'rates'").fetchall()}
