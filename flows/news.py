@@ -12,7 +12,6 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from sco_etl.flows.config import resolve, resolve_news_feeds
 from sco_etl.schemas.clock import moscow_now
 from sco_etl.tasks.http import deal
-from sco_etl.tasks.ledger import RunInfo
 from sco_etl.tasks.news import prefect_tasks as news
 from sco_etl.tasks.news.articles import combine_pages
 from sco_etl.tasks.news.extract import failed_sources, summary_rows
@@ -24,6 +23,7 @@ from sco_etl.tasks.news.settings import (
     MAX_ARTICLE_ATTEMPTS,
 )
 from sco_etl.tasks.news.summary import source_warnings, sources_failed, summarise_news
+from sco_etl.tasks.run import Run
 
 
 def news_run_name() -> str:
@@ -46,7 +46,7 @@ def ingest_news(
     config = resolve(data_dir)
     sources = resolve_news_feeds(feeds)
     logger = get_run_logger()
-    run = RunInfo(str(flow_run.get_id() or "local"), "ingest-news",
+    run = Run(str(flow_run.get_id() or "local"), "ingest-news",
                   {"feeds": sources, "fetch_articles": fetch_articles})
     warehouse = config.warehouse()
     requests = 0

@@ -18,7 +18,7 @@ from sco_etl.tasks.cbr.load import record_failure
 from sco_etl.tasks.cbr.settings import FETCH_WORKERS, MAX_HEALED_GAPS
 from sco_etl.tasks.cbr.summary import summarise_rates
 from sco_etl.tasks.http import deal
-from sco_etl.tasks.ledger import RunInfo
+from sco_etl.tasks.run import Run
 
 
 def rates_run_name() -> str:
@@ -44,7 +44,7 @@ def ingest_rates(
     """Ingest CBR rates of SCO currencies: catch up with no dates, backfill with them."""
     config = resolve(data_dir, cbr_url, currencies)
     logger = get_run_logger()
-    run = RunInfo(str(flow_run.get_id() or "local"), "ingest-rates",
+    run = Run(str(flow_run.get_id() or "local"), "ingest-rates",
                   {"start": start, "end": end, "currencies": currencies})
     warehouse = config.warehouse()
     requests = 0

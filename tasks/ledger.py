@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import pyarrow as pa
 
 from sco_etl.schemas import LOADS, QUARANTINE
 from sco_etl.schemas.clock import utc_now
 from sco_etl.schemas.table import Rejection
-
-
-@dataclass
-class RunInfo:
-    """Who is writing: the flow run's identity, passed explicitly to every task."""
-
-    run_id: str
-    flow: str
-    parameters: dict[str, Any]
-    started_at: dt.datetime = field(default_factory=utc_now)
+from sco_etl.tasks.run import Run
 
 
 @dataclass
@@ -39,7 +28,7 @@ class LoadCounts:
     """Partitions the upsert rewrote."""
 
 
-def quarantine_rows(dataset: str, rejections: list[Rejection], run: RunInfo) -> pa.Table:
+def quarantine_rows(dataset: str, rejections: list[Rejection], run: Run) -> pa.Table:
     now = utc_now()
     return pa.Table.from_pylist(
         [{"dataset": dataset, "reason": r.reason, "record": r.record_json(),
@@ -49,7 +38,7 @@ def quarantine_rows(dataset: str, rejections: list[Rejection], run: RunInfo) -> 
 
 
 def load_row(
-    run: RunInfo, status: str, rows_written: int, rows_rejected: int,
+    run: Run, status: str, rows_written: int, rows_rejected: int,
     requests: int | None, message: str | None,
 ) -> pa.Table:
     return pa.Table.from_pylist([{

@@ -25,7 +25,7 @@ from sco_etl.schemas.rates import UNIT_RATE, VALUE
 from sco_etl.tasks.cbr.settings import CBR_DOCUMENT_DATE_FORMAT
 
 if TYPE_CHECKING:
-    from sco_etl.tasks.ledger import RunInfo
+    from sco_etl.tasks.run import Run
 
 # CBR quotes per 1, 10, 100, ... 1,000,000 units. For a nominal of 10**k with k <= 8, a value
 # exact at 4 places divided by the nominal is exact at 4 + k <= 12 places, the unit rate's
@@ -103,7 +103,7 @@ def read_columns(root: Element, cbr_id: str) -> DynamicColumns | None:
 
 
 def rates_table(
-    columns: DynamicColumns, currency: dict[str, Any], run: RunInfo,
+    columns: DynamicColumns, currency: dict[str, Any], run: Run,
 ) -> pa.Table | None:
     """`rates` rows of one document's columns: the per-currency fields repeat down the rows.
 

@@ -25,7 +25,7 @@ from sco_etl.tasks.cbr.parse import parse_daily, parse_dynamic, parse_dynamic_co
 from sco_etl.tasks.cbr.planning import DailyRequest, Request
 from sco_etl.tasks.cbr.records import RateRecord
 from sco_etl.tasks.cbr.settings import FETCH_TIMEOUT
-from sco_etl.tasks.ledger import RunInfo
+from sco_etl.tasks.run import Run
 
 progress_log = logging.getLogger("sco_etl.progress")
 
@@ -57,7 +57,7 @@ class CheckedRates:
 
 def fetch_rates(
     source: CbrSource, requests: list[Request], directory: Directory,
-    currency_set: CurrencySet, run: RunInfo, share: int = 1,
+    currency_set: CurrencySet, run: Run, share: int = 1,
 ) -> RateBatch:
     """Fetch and parse one share of the planned documents.
 
@@ -91,7 +91,7 @@ def _fetched(client: CbrClient, requests: list[Request]) -> Iterator[tuple[Reque
 
 def parse_documents(
     documents: Iterable[tuple[Request, bytes]], directory: Directory,
-    currency_set: CurrencySet, run: RunInfo,
+    currency_set: CurrencySet, run: Run,
 ) -> RateBatch:
     """Rate rows of the wanted currencies from each (request, body), in arrival order.
 
@@ -135,7 +135,7 @@ def parse_documents(
     return batch
 
 
-def _dynamic_table(body: bytes, known: Directory, run: RunInfo) -> pa.Table | None:
+def _dynamic_table(body: bytes, known: Directory, run: Run) -> pa.Table | None:
     """The fast path: rows of a clean `XML_dynamic` of a known ID, or None.
 
     None sends the document to the careful path, which parses it again: that happens only
@@ -149,7 +149,7 @@ def _dynamic_table(body: bytes, known: Directory, run: RunInfo) -> pa.Table | No
 
 
 def validate_rates(batches: list[RateBatch], directory: Directory,
-                   run: RunInfo) -> CheckedRates:
+                   run: Run) -> CheckedRates:
     """Schema checks over every share; rows that fail go to quarantine with the reason."""
     rows = pa.concat_tables([b.rows for b in batches]) if batches else RATES.empty()
     rejected = [r for b in batches for r in b.rejected]
@@ -162,7 +162,7 @@ def validate_rates(batches: list[RateBatch], directory: Directory,
                         complete)
 
 
-def _unpublished(answered: dict[dt.date, dt.date], run: RunInfo,
+def _unpublished(answered: dict[dt.date, dt.date], run: Run,
                  checked_at: dt.datetime) -> pa.Table:
     # A date the rule expects, answered with an earlier document although a later one
     # exists, had no rate set (a holiday moved by decree). Tomorrow, not yet published, is
@@ -176,7 +176,7 @@ def _unpublished(answered: dict[dt.date, dt.date], run: RunInfo,
 
 
 def _row(record: RateRecord, directory: Directory, from_daily: bool,
-         run: RunInfo) -> dict | Rejection:
+         run: Run) -> dict | Rejection:
     known = directory.get(record.cbr_id)
     if known is None and not record.char_code:
         return Rejection(_plain(record), f"unknown currency ID {record.cbr_id}")

@@ -17,7 +17,8 @@ from sco_etl.tasks.cbr.extract import CheckedRates
 from sco_etl.tasks.cbr.gaps import missing_publication_dates
 from sco_etl.tasks.cbr.planning import Window
 from sco_etl.tasks.cbr.run_plan import RatesPlan
-from sco_etl.tasks.ledger import LoadCounts, RunInfo, load_row, quarantine_rows
+from sco_etl.tasks.ledger import LoadCounts, load_row, quarantine_rows
+from sco_etl.tasks.run import Run
 from sco_etl.warehouse import Warehouse, Writer
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class RatesWritten(LoadCounts):
     unquoted_codes: list[str]
 
 
-def write_rates(warehouse: Warehouse, checked: CheckedRates, plan: RatesPlan, run: RunInfo,
+def write_rates(warehouse: Warehouse, checked: CheckedRates, plan: RatesPlan, run: Run,
                 requests: int) -> RatesWritten:
     """Upsert the rows, log revisions, refresh the directory, quarantine rejects, add a load row.
 
@@ -69,7 +70,7 @@ def write_rates(warehouse: Warehouse, checked: CheckedRates, plan: RatesPlan, ru
     return warehouse.transaction(apply, message=f"{run.flow} {run.run_id}")
 
 
-def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,
+def record_failure(warehouse: Warehouse, run: Run, error: BaseException,
                    requests: int | None) -> None:
     """A failed run leaves its data untouched and says why in the loads ledger.
 
@@ -85,7 +86,7 @@ def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,
         log.warning("could not record the failed run in the loads ledger: %s", ledger_error)
 
 
-def _revisions(replaced: pa.Table, new_rows: pa.Table, run: RunInfo) -> pa.Table:
+def _revisions(replaced: pa.Table, new_rows: pa.Table, run: Run) -> pa.Table:
     if not replaced.num_rows:
         return RATE_REVISIONS.empty()
     old = replaced.to_pylist()

@@ -18,7 +18,6 @@ from sco_etl.schemas.clock import utc_now
 from sco_etl.schemas.errors import SourceFormatError, ValidationFailure
 from sco_etl.schemas.news import NEWS
 from sco_etl.schemas.table import Rejection, Validated, validate
-from sco_etl.tasks.ledger import RunInfo
 from sco_etl.tasks.news.documents import document_kind, read_document
 from sco_etl.tasks.news.feeds import ParsedDocument, parse_feed
 from sco_etl.tasks.news.fetch import SourceFetch, body_hash, next_state
@@ -26,6 +25,7 @@ from sco_etl.tasks.news.listing import parse_listing
 from sco_etl.tasks.news.mentions import compile_matchers, find_mentions
 from sco_etl.tasks.news.normalise import Candidates, concat
 from sco_etl.tasks.news.rows import NewsBatch, article_links, build_rows
+from sco_etl.tasks.run import Run
 from sco_etl.warehouse import Warehouse
 from sco_etl.warehouse.news import known_news, reusable_items
 
@@ -144,7 +144,7 @@ def plan_articles(candidates: Candidates, known: Known, max_attempts: int,
 
 
 def join_rows(candidates: Candidates, known: Known, articles: pa.Table,
-              run: RunInfo) -> NewsBatch:
+              run: Run) -> NewsBatch:
     """News rows as they should now be stored, and the mentions of those that changed (found
     here, not in the write transaction)."""
     batch = build_rows(candidates, known.rows, known.urls, articles, run, utc_now())

@@ -14,10 +14,11 @@ import pyarrow.compute as pc
 from sco_etl.schemas import COUNTRY_TERMS, LOADS, NEWS_MENTIONS, QUARANTINE
 from sco_etl.schemas.news import FEED_STATE, NEWS, NEWS_ITEM_HASHES, NEWS_REVISIONS
 from sco_etl.schemas.table import Validated
-from sco_etl.tasks.ledger import LoadCounts, RunInfo, load_row, quarantine_rows
+from sco_etl.tasks.ledger import LoadCounts, load_row, quarantine_rows
 from sco_etl.tasks.news.fetch import merge_states
 from sco_etl.tasks.news.mentions import compile_matchers, find_mentions, mention_changes
 from sco_etl.tasks.news.rows import NewsBatch
+from sco_etl.tasks.run import Run
 from sco_etl.warehouse import UpsertResult, Warehouse, Writer
 
 
@@ -33,7 +34,7 @@ class NewsWritten(LoadCounts):
 
 def write_news(
     warehouse: Warehouse, validated: Validated, batch: NewsBatch, states: list[dict],
-    run: RunInfo, failures: dict[str, str], requests: int,
+    run: Run, failures: dict[str, str], requests: int,
 ) -> NewsWritten:
     """Upsert the rows, log revisions, update the feed state, the items' country mentions and
     raw hashes, quarantine rejects, add a load row — one transaction: on any failure the
@@ -104,7 +105,7 @@ def record_hashes(writer: Writer, hashes: pa.Table) -> None:
         writer.delete(NEWS_ITEM_HASHES, stored)
 
 
-def record_failure(warehouse: Warehouse, run: RunInfo, error: BaseException,
+def record_failure(warehouse: Warehouse, run: Run, error: BaseException,
                    requests: int | None) -> None:
     """A run that broke leaves the data untouched and says why in the loads ledger."""
     row = load_row(run, "failed", 0, 0, requests, f"{type(error).__name__}: {error}")

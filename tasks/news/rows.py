@@ -17,8 +17,8 @@ import pyarrow.compute as pc
 from sco_etl.schemas.mentions import NEWS_MENTIONS
 from sco_etl.schemas.news import NEWS, NEWS_REVISIONS
 from sco_etl.schemas.table import Rejection, to_arrow
-from sco_etl.tasks.ledger import RunInfo
 from sco_etl.tasks.news.normalise import CANDIDATE_COLUMNS, UNCHANGED, Candidates
+from sco_etl.tasks.run import Run
 from sco_etl.warehouse.merge import LINEAGE_COLUMNS
 
 COMPARED = [c for c in NEWS.column_names if c not in LINEAGE_COLUMNS]
@@ -92,7 +92,7 @@ def same_site(source: str, link: str) -> bool:
 
 
 def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles: pa.Table,
-               run: RunInfo, now: dt.datetime) -> NewsBatch:
+               run: Run, now: dt.datetime) -> NewsBatch:
     """Join candidates with stored rows (`known`) and article results into news rows.
 
     `urls` is (item_id, url, duplicate_of, first_seen_at) of the stored items sharing a url
@@ -146,7 +146,7 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, articles
     )
 
 
-def _combine(candidate: dict, old: dict | None, page: dict | None, run: RunInfo,
+def _combine(candidate: dict, old: dict | None, page: dict | None, run: Run,
              now: dt.datetime) -> dict:
     row = {name: candidate[name] for name in CANDIDATE_COLUMNS}
     if old is None:
@@ -165,7 +165,7 @@ def _combine(candidate: dict, old: dict | None, page: dict | None, run: RunInfo,
     return _with_article(row, page, run, now)
 
 
-def _with_article(row: dict, page: dict | None, run: RunInfo, now: dt.datetime) -> dict:
+def _with_article(row: dict, page: dict | None, run: Run, now: dt.datetime) -> dict:
     if page is not None and row["body"] is None:
         row["article_attempts"] += 1
         if page["error"] is not None:
@@ -205,7 +205,7 @@ def _status(old: dict | None, row: dict) -> str:
     return "unchanged" if all(old[c] == row[c] for c in COMPARED) else "updated"
 
 
-def _revision(old: dict, new: dict, old_run_id: str, run: RunInfo, now: dt.datetime) -> dict:
+def _revision(old: dict, new: dict, old_run_id: str, run: Run, now: dt.datetime) -> dict:
     return {
         "item_id": new["item_id"], "source": new["source"], "published_at": new["published_at"],
         "old_url": old["url"], "old_title": old["title"], "old_summary": old["summary"],

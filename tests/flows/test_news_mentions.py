@@ -150,12 +150,12 @@ def test_an_edited_item_gains_and_loses_mentions_with_its_text(httpserver, tmp_p
 def test_an_item_another_writer_changed_meanwhile_is_matched_in_the_transaction(tmp_path):
     from requests.structures import CaseInsensitiveDict
 
-    from sco_etl.tasks.ledger import RunInfo
     from sco_etl.tasks.news.articles import ARTICLE_RESULT
     from sco_etl.tasks.news.extract import parse_document
     from sco_etl.tasks.news.load import update_mentions
     from sco_etl.tasks.news.normalise import normalise_document
     from sco_etl.tasks.news.rows import build_rows
+    from sco_etl.tasks.run import Run
     from sco_etl.warehouse.news import URL_COLUMNS
 
     source = "http://www.infoshos.ru/rss/rss_en.xml"
@@ -163,7 +163,7 @@ def test_an_item_another_writer_changed_meanwhile_is_matched_in_the_transaction(
     found = normalise_document(source, document)
     none = NEWS.empty()
     batch = build_rows(found, none, none.select(URL_COLUMNS), ARTICLE_RESULT.empty_table(),
-                       RunInfo("r1", "ingest-news", {}), dt.datetime.now(dt.UTC))
+                       Run("r1", "ingest-news", {}), dt.datetime.now(dt.UTC))
     batch.changed = pa.array([], pa.string())  # found nothing beforehand
     batch.mentions = NEWS_MENTIONS.empty()
     warehouse = Warehouse(tmp_path / "data", lock_timeout=5)

@@ -80,14 +80,14 @@ def test_a_record_refused_before_validation_is_quarantined_not_a_crash():
     from sco_etl.tasks.cbr.currencies import Directory, resolve
     from sco_etl.tasks.cbr.extract import parse_documents
     from sco_etl.tasks.cbr.planning import DynamicRequest
-    from sco_etl.tasks.ledger import RunInfo
+    from sco_etl.tasks.run import Run
 
     data = (HOSTILE / "cbr" / "unknown_currency_dynamic.xml").read_bytes()
     directory = Directory({"R01375": {"cbr_id": "R01375", "char_code": "CNY", "num_code": "156",
                                       "frequency": "daily"}})
     request = DynamicRequest("R01375", dt.date(2025, 3, 25), dt.date(2025, 4, 3))
     batch = parse_documents([(request, data)], directory, resolve(directory, ["CNY"]),
-                            RunInfo("run", "ingest-rates", {}))
+                            Run("run", "ingest-rates", {}))
     assert batch.rows.num_rows == 2
     (rejected,) = batch.rejected
     assert rejected.reason == "unknown currency ID R99999"

@@ -20,7 +20,7 @@ from sco_etl.tasks.cbr.currencies import Directory, resolve
 from sco_etl.tasks.cbr.extract import parse_documents
 from sco_etl.tasks.cbr.parse import parse_dynamic_columns
 from sco_etl.tasks.cbr.planning import DynamicRequest
-from sco_etl.tasks.ledger import RunInfo
+from sco_etl.tasks.run import Run
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
 
@@ -28,7 +28,7 @@ CBR = Path(__file__).parents[1] / "fixtures" / "cbr"
 FIXTURE = CBR / "XML_dynamic_R01235_2025-01-01_2025-01-20.xml"
 LAST = dt.date(2025, 4, 3)
 SERVICE = FakeCbr(History(last_date=LAST))
-RUN = RunInfo("run-1", "ingest-rates", {})
+RUN = Run("run-1", "ingest-rates", {})
 
 
 def _directory() -> Directory:

@@ -9,11 +9,11 @@ import pyarrow.compute as pc
 from requests.structures import CaseInsensitiveDict
 
 from sco_etl.schemas.news import NEWS, NEWS_REVISIONS
-from sco_etl.tasks.ledger import RunInfo
 from sco_etl.tasks.news.articles import ARTICLE_RESULT
 from sco_etl.tasks.news.extract import parse_document
 from sco_etl.tasks.news.normalise import normalise_document
 from sco_etl.tasks.news.rows import article_links, build_rows
+from sco_etl.tasks.run import Run
 from sco_etl.warehouse import Warehouse
 from tests.fakes.news_site import fixture
 
@@ -31,7 +31,7 @@ def candidates(body: bytes):
 def join(found, stored: pa.Table | None = None, pages: pa.Table = NO_PAGES, run: str = "r1"):
     stored = NEWS.empty() if stored is None else stored
     urls = stored.select(["item_id", "url", "duplicate_of", "first_seen_at"])
-    return build_rows(found, stored, urls, pages, RunInfo(run, "ingest-news", {}), NOW)
+    return build_rows(found, stored, urls, pages, Run(run, "ingest-news", {}), NOW)
 
 
 def test_first_load_dates_links_and_counts():
