@@ -13,10 +13,9 @@ from sco_etl.tasks import settings
 from sco_etl.tasks.cbr import settings as cbr_settings
 from sco_etl.tasks.cbr.client import CbrSource
 from sco_etl.tasks.http import HttpPolicy
-from sco_etl.warehouse import LakeSettings, S3Settings, Warehouse
-from sco_etl.warehouse.lake import CATALOG_FILE, DATA_DIR, parse_catalog
+from sco_etl.warehouse import LakeSettings, Warehouse
+from sco_etl.warehouse.lake import resolve_data_dir, resolve_lake
 
-DEFAULT_DATA_DIR = "./data"
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 
@@ -68,38 +67,6 @@ def resolve(
         http=http,
         lake=resolve_lake(root),
     )
-
-
-def resolve_data_dir(data_dir: str | None = None) -> Path:
-    """The data directory: explicit, else `SCO_ETL_DATA_DIR`, else `./data`; absolute."""
-    root = Path(data_dir or os.environ.get("SCO_ETL_DATA_DIR") or DEFAULT_DATA_DIR)
-    return root.expanduser().resolve()
-
-
-def resolve_lake(root: Path) -> LakeSettings:
-    """The warehouse's catalog and data path: `SCO_ETL_CATALOG` and `SCO_ETL_DATA_PATH`,
-    by default a SQLite catalog and a `lake/` folder in the data directory."""
-    catalog = parse_catalog(os.environ.get("SCO_ETL_CATALOG") or f"sqlite:{root / CATALOG_FILE}")
-    if not os.environ.get("SCO_ETL_CATALOG") and not os.environ.get("SCO_ETL_DATA_PATH"):
-        return LakeSettings.local(root)
-    data_path = os.environ.get("SCO_ETL_DATA_PATH") or str(root / DATA_DIR)
-    if not data_path.startswith("s3://"):
-        data_path = str(Path(data_path).expanduser().resolve())
-    data_path = data_path.rstrip("/") + "/"
-    s3 = None
-    if data_path.startswith("s3://"):
-        endpoint = os.environ.get("SCO_ETL_S3_ENDPOINT", "")
-        use_ssl = not endpoint.startswith("http://")
-        s3 = S3Settings(
-            endpoint=endpoint.removeprefix("http://").removeprefix("https://").rstrip("/"),
-            key_id=os.environ.get("AWS_ACCESS_KEY_ID", ""),
-            secret=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
-            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            or "us-east-1",
-            use_ssl=use_ssl,
-            url_style=os.environ.get("SCO_ETL_S3_URL_STYLE") or ("path" if endpoint else "vhost"),
-        )
-    return LakeSettings(catalog, data_path, s3)
 
 
 def _seconds(name: str, default: float) -> float:
