@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from sco_etl.flows.web import inputs
 from sco_etl.flows.web.api import _snapshot
@@ -26,8 +27,22 @@ from sco_etl.tasks.page.model import Article, article, board_row, build_page, sa
 from sco_etl.tasks.page.render import STYLESHEET, environment
 from sco_etl.warehouse.page import page_data
 
+
+class DayConvertor(Convertor):
+    """A path segment that looks like a day, `2025-04-01`; its range is checked by the route."""
+
+    regex = r"\d{4}-\d{2}-\d{2}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("day", DayConvertor())
 router = APIRouter(include_in_schema=False)
-DAY_PATH = r"{day:regex(^\d{4}-\d{2}-\d{2}$)}"
+DAY_PATH = "{day:day}"
 CHART_DAYS = 365
 """A country page charts its currency over the last year unless asked otherwise."""
 STORIES = 10
