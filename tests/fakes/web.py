@@ -1,0 +1,53 @@
+"""`sco-etl web` as a subprocess on a free loopback port, for the tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.fakes.processes import free_port
+
+BIN = Path(sys.executable).parent
+STARTUP_SECONDS = 60
+
+
+@contextmanager
+def web_server(data_dir: Path, **settings: str) -> Iterator[str]:
+    """`sco-etl web` serving `data_dir` (or the lake `settings` name); yields its base URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCO_ETL_")}
+    env.update({"SCO_ETL_DATA_DIR": str(data_dir), **settings})
+    process = subprocess.Popen([str(BIN / "sco-etl"), "web", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_up(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise RuntimeError(f"sco-etl web exited with {process.returncode}: {output}")
+        try:
+            httpx.get(f"{url}/api/v1/", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"sco-etl web did not answer at {url} within {STARTUP_SECONDS} s")
