@@ -328,13 +328,14 @@ class Reader:
         if self.lake.s3 is not None:
             self.database.execute(self.lake.s3.secret_sql())
         self.database.execute(self._attach_sql("sco_latest", None))
+        self._catalog_file = self.lake.sqlite_file
         self._catalog_stamp: tuple[float, ...] = ()
         self._latest = -1
 
     def latest_id(self) -> int:
         """The id of the newest committed snapshot."""
-        if self.lake.sqlite_file is not None:
-            return self._latest_in_sqlite(self.lake.sqlite_file)
+        if self._catalog_file is not None:
+            return self._latest_in_sqlite(self._catalog_file)
         cursor = self.database.cursor()
         return cursor.execute("SELECT max(snapshot_id) FROM sco_latest.snapshots()").fetchone()[0]
 
@@ -445,6 +446,27 @@ class Reader:
         options = f" AS {alias} (" + (f"SNAPSHOT_VERSION {version}, " if version is not None
                                       else "")
         return sql.replace(" AS sco (", options, 1)
+
+
+class Readers:
+    """A `Reader` opened on first use, tried again on each use until the warehouse exists: a
+    server can start (and answer 503) before the first run has created it."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+        self._reader: Reader | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def reader(self) -> Reader:
+        with self._lock:
+            if self._reader is None:
+                self._reader = Reader(self.warehouse)
+            return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
 
 
 def _stamp(catalog: Path) -> tuple[float, ...]:

@@ -10,19 +10,18 @@ read — never with a traceback (that goes to the server's log).
 from __future__ import annotations
 
 import logging
-import threading
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from sco_etl.flows.web import api, encode, site
 from sco_etl.flows.web.cache import SnapshotCache
 from sco_etl.flows.web.inputs import BadParameter
 from sco_etl.schemas.errors import NoWarehouseError, WarehouseError
-from sco_etl.warehouse.api import Reader
+from sco_etl.warehouse.api import Readers
 from sco_etl.warehouse.store import Warehouse
 
 log = logging.getLogger(__name__)
@@ -31,50 +30,12 @@ RETRY_AFTER = {NoWarehouseError: "60", WarehouseError: "5"}
 run; a busy or unreachable one is usually back at once."""
 
 
-class Readers:
-    """The app's `Reader`, opened on first use and again after the warehouse appears: the app
-    starts (and answers 503) before the first run has created it."""
-
-    def __init__(self, warehouse: Warehouse) -> None:
-        self.warehouse = warehouse
-        self._reader: Reader | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def reader(self) -> Reader:
-        with self._lock:
-            if self._reader is None:
-                self._reader = Reader(self.warehouse)
-            return self._reader
-
-    def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-
-
-class LazyCache:
-    """The snapshot cache, once the warehouse can be read; until then requests go straight
-    to the routes, which answer 503."""
-
-    def __init__(self, app: ASGIApp, readers: Readers) -> None:
-        self.app = app
-        self.readers = readers
-        self.cache: SnapshotCache | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.cache is None:
-            try:
-                self.cache = SnapshotCache(self.app, self.readers.reader)
-            except WarehouseError:
-                await self.app(scope, receive, send)
-                return
-        await self.cache(scope, receive, send)
-
-
-def create_app(warehouse: Warehouse) -> FastAPI:
-    """The app serving `warehouse`."""
+def create_app(warehouse: Warehouse) -> ASGIApp:
+    """The app serving `warehouse`: the routes, behind the per-snapshot answer cache."""
     readers = Readers(warehouse)
     app = FastAPI(
+        # No OpenTelemetry: its per-request check costs more than a kept answer.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="sco-etl", version="1",
         summary="Bank of Russia official rates of the SCO currencies since July 1992, exact, "
                 "as published on their effective dates and as known at any moment; SCO news.",
@@ -83,7 +44,6 @@ def create_app(warehouse: Warehouse) -> FastAPI:
     app.state.readers = readers
     app.include_router(api.router)
     app.include_router(site.router)
-    app.add_middleware(LazyCache, readers=readers)
 
     @app.get("/api/v1/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -117,7 +77,7 @@ def create_app(warehouse: Warehouse) -> FastAPI:
         log.exception("unexpected error answering %s", request.url.path)
         return _error(request, 500, "internal error; the server's log has the details")
 
-    return app
+    return SnapshotCache(app, readers)
 
 
 def _error(request: Request, status: int, message: str, parameter: str | None = None,

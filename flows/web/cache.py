@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sco_etl.schemas.clock import moscow_today, utc_now
 from sco_etl.tasks.cbr.settings import RECHECK_DAYS
-from sco_etl.warehouse.api import Reader
+from sco_etl.warehouse.api import Readers
 
 ENTRIES = 4096
 MAX_BODY = 8 * 1024 * 1024
@@ -70,12 +70,16 @@ def cache_control(parameters: dict[str, str], today: dt.date) -> str:
 
 
 class SnapshotCache:
-    """ASGI middleware keeping GET answers per (snapshot, request)."""
+    """ASGI middleware keeping GET answers per (snapshot, request).
 
-    def __init__(self, app: ASGIApp, reader: Reader, entries: int = ENTRIES,
+    It wraps the whole app, so a kept answer costs no routing, no parameter parsing and no
+    query. Until the warehouse can be read, requests go straight to the routes (a 503).
+    """
+
+    def __init__(self, app: ASGIApp, readers: Readers, entries: int = ENTRIES,
                  max_body: int = MAX_BODY) -> None:
         self.app = app
-        self.reader = reader
+        self.readers = readers
         self.entries = entries
         self.max_body = max_body
         self.answers: OrderedDict[tuple, Answer] = OrderedDict()
@@ -111,14 +115,15 @@ class SnapshotCache:
 
     async def _snapshot_id(self, known_at: str | None) -> int | None:
         try:
+            reader = self.readers.reader
             if not known_at:
-                return self.reader.latest_id()  # a read of the catalog's own table: ~10 µs
+                return reader.latest_id()  # a stat of the catalog file, mostly
             if known_at in self.moments:
                 return self.moments[known_at]
             moment = dt.datetime.fromisoformat(known_at.replace("Z", "+00:00"))
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=dt.UTC)
-            found = await run_in_threadpool(self.reader.id_at, moment)
+            found = await run_in_threadpool(reader.id_at, moment)
         except Exception:  # the route reports it, in its own words
             return None
         if moment < utc_now() - dt.timedelta(seconds=5):
