@@ -16,6 +16,9 @@ from tests.fakes.processes import free_port
 
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 60
+FAST = {"SCO_ETL_HTTP_BACKOFF": "0.01", "SCO_ETL_REQUEST_INTERVAL": "0",
+        "SCO_ETL_LOCK_TIMEOUT": "30"}
+"""Settings of the runs that fill a served warehouse: no politeness waits against the fakes."""
 
 
 @contextmanager

@@ -17,10 +17,8 @@ from pytest_httpserver import HTTPServer
 from sco_etl.warehouse import Warehouse
 from tests.fakes.news_site import NewsSite
 from tests.fakes.seed import ingest_page_days
-from tests.fakes.web import web_server
+from tests.fakes.web import FAST, web_server
 
-FAST = {"SCO_ETL_HTTP_BACKOFF": "0.01", "SCO_ETL_REQUEST_INTERVAL": "0",
-        "SCO_ETL_LOCK_TIMEOUT": "30"}
 APRIL_2025 = (dt.date(2025, 3, 25), dt.date(2025, 4, 5))
 
 
