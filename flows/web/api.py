@@ -88,7 +88,7 @@ def rates(request: Request,
     snapshot = _snapshot(request, known_at)
     wanted = inputs.codes(codes, _codes(request, snapshot))
     relation = snapshot.rates(wanted, first, last, group=group or None)
-    return _stream(kind, relation.columns, relation)
+    return _stream(kind, relation)
 
 
 @router.get("/cross", summary="One currency in another, through the ruble")
@@ -106,7 +106,7 @@ def cross(request: Request,
     known = _codes(request, snapshot)
     relation = snapshot.cross_rate(inputs.code(base, "base", known),
                                    inputs.code(quote, "quote", known), first, last)
-    return _stream(kind, relation.columns, relation)
+    return _stream(kind, relation)
 
 
 @router.get("/currencies", summary="The currencies of the SCO countries")
@@ -222,12 +222,9 @@ def _table(kind: str, relation) -> Response:
     return _rows(kind, table.column_names, list(encode.rows(table)))
 
 
-def _stream(kind: str, names: list[str], relation) -> Response:
-    def chunks() -> Iterator[bytes]:
-        # Runs in a worker thread (Starlette iterates a plain generator there).
-        yield from _encoded(kind, names, encode.rows(relation.arrow()))
-
-    return StreamingResponse(chunks(), media_type=MEDIA[kind])
+def _stream(kind: str, relation) -> Response:
+    # Starlette iterates a plain generator in a worker thread: DuckDB reads as the client does.
+    return StreamingResponse(encode.lines(relation, kind), media_type=MEDIA[kind])
 
 
 def _encoded(kind: str, names: list[str], rows: Iterator[dict]) -> Iterator[bytes]:
