@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sco_etl.flows.cli import app
-from sco_etl.tasks.news.search import snippet
+from sco_etl.warehouse.search import snippet
 from sco_etl.warehouse import Warehouse
 from sco_etl.warehouse.search import index_path, search
 from tests.fakes.news_site import NewsSite, fixture

@@ -10,7 +10,7 @@ from requests.structures import CaseInsensitiveDict
 
 from sco_etl.schemas.errors import SourceFormatError
 from sco_etl.tasks.news.articles import extract_article
-from sco_etl.tasks.news.extract import parse_document
+from sco_etl.tasks.news.documents import parse_document
 from sco_etl.tasks.news.fields import canonical_url
 from sco_etl.tasks.news.normalise import normalise_document
 from tests.fakes.news_site import FIXTURES, fixture

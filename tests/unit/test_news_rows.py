@@ -9,10 +9,11 @@ import pyarrow.compute as pc
 from requests.structures import CaseInsensitiveDict
 
 from sco_etl.schemas.news import NEWS, NEWS_REVISIONS
-from sco_etl.tasks.news.articles import ARTICLE_RESULT
-from sco_etl.tasks.news.extract import parse_document
+from sco_etl.tasks.news.client import ARTICLE_PAGES as ARTICLE_RESULT
+from sco_etl.tasks.news.documents import parse_document
 from sco_etl.tasks.news.normalise import normalise_document
-from sco_etl.tasks.news.rows import article_links, build_rows
+from sco_etl.tasks.news.plan import article_links
+from sco_etl.tasks.news.rows import build_rows
 from sco_etl.tasks.run import Run
 from sco_etl.warehouse import Warehouse
 from tests.fakes.news_site import fixture
@@ -92,8 +93,8 @@ def test_writer_moves_a_redated_row_instead_of_duplicating_it(tmp_path):
 
 
 def test_known_news_reads_the_run_items_the_newest_waiting_and_their_url_twins(tmp_path):
-    from sco_etl.tasks.news.status import news_sources
     from sco_etl.warehouse.news import known_news
+    from sco_etl.warehouse.reports import news_per_source
 
     stored = join(candidates(fixture("tricky_items_en.xml"))).rows
     warehouse = Warehouse(tmp_path / "data", lock_timeout=5)
@@ -114,7 +115,6 @@ def test_known_news_reads_the_run_items_the_newest_waiting_and_their_url_twins(t
     assert alone.rows.num_rows == 2
     other = known_news(warehouse, mine.select(["item_id", "url"]), ["other"], 3, waiting=3)
     assert other.rows.num_rows == 2  # no other source's items wait here
-    status = news_sources(warehouse).to_pylist()
-    assert [(r["source"], r["items"], r["latest (MSK)"]) for r in status] == [
-        (SOURCE, 11, max(r["published_at"] for r in stored.to_pylist()).astimezone(
-            dt.timezone(dt.timedelta(hours=3))).strftime("%d.%m.%Y %H:%M"))]
+    assert [(r["source"], r["items"], r["latest_published_at"], r["article_errors"])
+            for r in news_per_source(warehouse)] == [
+        (SOURCE, 11, max(r["published_at"] for r in stored.to_pylist()), 0)]
