@@ -40,7 +40,8 @@ from sco_etl.warehouse.news import rows_with_bodies
 
 COMPARED = [c for c in NEWS.column_names if c not in LINEAGE_COLUMNS]
 ATTEMPT_COLUMNS = ("article_attempts", "article_error")
-"""Bookkeeping of article fetches: a row whose only change is here was retried, not updated."""
+"""Bookkeeping of article fetches: a row whose only change is here was retried, not updated
+(another failed attempt is no news)."""
 BOILERPLATE = "the page gives the same text as the pages of other items (the site's " \
               "boilerplate, not an article)"
 
@@ -53,11 +54,11 @@ class NewsBatch:
         rows: every candidate and every retried or cleared item, as it should now be stored.
         revisions: edited items' previous versions.
         moved: stored rows whose date moved them to another partition (to remove there).
-        counts: per source, how many items are new, updated, retried (only another failed
-            article attempt) or unchanged.
+        counts: per source, how many items are new, updated, retried (an article page
+            asked again, or read without bettering the body: no text changed) or unchanged.
         rejected: records refused so far.
         changed: item_ids of the rows whose text is new or differs from its stored version.
-        retried: item_ids of the rows whose only change is another failed article attempt.
+        retried: item_ids of the rows whose only change is the count of article attempts.
         failures: per source, the article pages that failed this run: (link, cause).
         mentions: the `news_mentions` rows of the `changed` items.
     """

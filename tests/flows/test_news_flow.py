@@ -323,3 +323,28 @@ def test_run_name_is_news_and_moscow_minute():
     from sco_etl.flows.news import news_run_name
 
     assert re.fullmatch(r"news-\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", news_run_name())
+
+
+def test_a_lake_of_an_earlier_release_loses_the_item_hashes_and_gains_body_from(site, data):
+    """The raw item hashes of release 2 (a fast path for a 10,000-item feed) are dropped by
+    the schema step; the bodies stored then (all from article pages) keep reading so."""
+    from sco_etl.warehouse.lake import connect
+
+    feed = site.serve("/atom.xml", site.local("atom_en.xml"), "application/atom+xml")
+    site.serve("/en/?idn=9472", fixture("article_en_moiseev_interview.html"), HTML)
+    ingest(data, feed, articles=True)
+    body = news(data)["tag:infoshos.ru,2011-05-23:/en/idn/9472"]["body"]
+    warehouse = Warehouse(data)
+    connection = connect(warehouse.lake)
+    connection.execute("CREATE TABLE news_item_hashes (item_id VARCHAR, raw_hash VARCHAR)")
+    connection.execute("ALTER TABLE news DROP COLUMN body_from")
+    connection.execute("UPDATE lake_meta SET schema_version = 2")
+    connection.close()
+    again = ingest(data, feed, articles=True)  # the run's schema step
+    with Warehouse(data).reader() as reader:
+        tables = {name for (name,) in reader.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'sco'").fetchall()}
+    assert "news_item_hashes" not in tables and "news" in tables
+    interview = news(data)["tag:infoshos.ru,2011-05-23:/en/idn/9472"]
+    assert (interview["body"], interview["body_from"]) == (body, None)  # read as "article"
+    assert again["articles"] == 2 and len(site.requests_to("/en/?idn=9472")) == 1  # the 404s
