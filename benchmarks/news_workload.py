@@ -2,10 +2,10 @@
 items each plus their article pages — and the politeness floor it is judged against.
 
 The site (`WorkloadSite`) serves every source from one loopback port, as one host would be
-paced. A round `r` gives sources `4(r-1) … 4r-1` five new items each (a new ETag); every
-other source answers 304 to the ETag it sent. Items of even sources carry their full text
-(`content:encoded`), odd ones only a summary. Article pages have no site layout, so the
-general extractor (trafilatura) reads them, as it does for most sites.
+paced. A round `r` gives the r-th tenth of the sources (four of 40) five new items each (a
+new ETag); every other source answers 304 to the ETag it sent. Items of even sources carry
+their full text (`content:encoded`), odd ones only a summary. Article pages have no site
+layout, so the general extractor (trafilatura) reads them, as it does for most sites.
 
 The floor is the time the request interval alone imposes: sco-etl paces all its requests to
 one site at `MIN_REQUEST_INTERVAL` together (feeds through one client, article pages through
@@ -28,8 +28,6 @@ from werkzeug import Request, Response
 
 SOURCES = 40
 ITEMS = 50
-CHANGED_PER_ROUND = 4
-"""10 % of the sources change per round; the other 90 % answer 304."""
 NEW_ITEMS = 5
 INTERVAL = 0.1
 """sco-etl's default `MIN_REQUEST_INTERVAL`: the pacing the floor is computed from."""
@@ -39,20 +37,23 @@ RSS = "application/rss+xml; charset=utf-8"
 
 
 class WorkloadSite:
-    """The 40 sources and their article pages; `round` says how many rounds have passed."""
+    """The sources and their article pages; `round` says how many rounds have passed."""
 
-    def __init__(self) -> None:
+    def __init__(self, sources: int = SOURCES, items: int = ITEMS) -> None:
+        self.sources = sources
+        self.items = items
+        self.changed_per_round = max(1, sources // 10)
         self.round = 0
         self.requests = 0
         self.base = ""
         self._lock = threading.Lock()
 
     def feeds(self) -> list[str]:
-        return [f"{self.base}/s{source}/rss.xml" for source in range(SOURCES)]
+        return [f"{self.base}/s{source}/rss.xml" for source in range(self.sources)]
 
     def extra(self, source: int) -> int:
         """New items source `source` has gained by now."""
-        return NEW_ITEMS if source // CHANGED_PER_ROUND < self.round else 0
+        return NEW_ITEMS if source // self.changed_per_round < self.round else 0
 
     def __call__(self, request: Request) -> Response:
         with self._lock:
@@ -70,8 +71,9 @@ class WorkloadSite:
         return Response(self.feed(source), content_type=RSS, headers={"ETag": etag})
 
     def feed(self, source: int) -> bytes:
-        newest = ITEMS + self.extra(source)
-        items = "".join(self.item(source, n) for n in range(newest - 1, newest - ITEMS - 1, -1))
+        newest = self.items + self.extra(source)
+        items = "".join(self.item(source, n)
+                        for n in range(newest - 1, newest - self.items - 1, -1))
         return (
             '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
             'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
@@ -141,7 +143,7 @@ def run_rounds(site: WorkloadSite, data: Path, rounds: int) -> dict:
     site.round = 0
     os.environ["SCO_ETL_REQUEST_INTERVAL"] = "0"
     started = time.perf_counter()
-    ingest(articles_per_run=SOURCES * ITEMS)
+    ingest(articles_per_run=site.sources * site.items)
     figures: dict = {"setup_seconds": time.perf_counter() - started, "rounds": []}
     os.environ["SCO_ETL_REQUEST_INTERVAL"] = str(INTERVAL)
     try:
