@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from sco_etl.flows.cli.common import DateOption, _date, _fail, console, errors
+from sco_etl.flows.cli import run_log
+from sco_etl.flows.cli.common import RUN, DateOption, _date, _fail, console, errors
 from sco_etl.flows.cli.server import use_background_server
 from sco_etl.flows.config import resolve
 from sco_etl.schemas.clock import MOSCOW
@@ -37,10 +38,14 @@ def news(
     if isinstance(result, SourcesFailed):
         print_summary(result.summary)
         failed = [row for row in result.summary["sources"] if row["status"] == "failed"]
+        where = "No log file was written"
+        if RUN.log_file:  # the retries and their raw causes are there
+            where = f"Full log: {run_log.record(result, RUN.log_file)}"
         errors.print(f"[bold red]error:[/] {len(failed)} of {len(result.summary['sources'])} "
                      "news sources failed; what the others gave is written. Check the network "
                      "and the URLs (--feed or SCO_ETL_NEWS_FEEDS), or run again later: the "
-                     "next run retries them.", soft_wrap=True, highlight=False)
+                     f"next run retries them. {escape(where)} (--verbose shows it on the "
+                     "terminal).", soft_wrap=True, highlight=False)
         raise typer.Exit(1)
     if isinstance(result, BaseException):
         _fail(result)
