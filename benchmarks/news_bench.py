@@ -77,7 +77,7 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SCO_ETL_"))}
         env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING",
                    PYTHONPATH=str(ROOT))
-        figures: dict = {"before": args.before, "cpus": os.cpu_count(),
+        figures: dict = {"before_revision": args.before, "cpus": os.cpu_count(),
                          "load_average_at_start": os.getloadavg()[0]}
         with PrefectServer(env, work) as prefect:
             env["PREFECT_API_URL"] = prefect.api_url
