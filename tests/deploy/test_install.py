@@ -7,6 +7,7 @@ installed package carries its data (templates, reference tables, the deployments
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+PACKAGED = ("pyproject.toml", "README.md", "flows", "tasks", "schemas", "warehouse")
 TIMEOUT = 600
 
 USER_SCRIPT = textwrap.dedent("""
@@ -38,9 +40,14 @@ USER_SCRIPT = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    # Built from a copy: setuptools leaves a build/ folder in the tree it builds.
+    source = tmp_path_factory.mktemp("source")
+    for name in PACKAGED:
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
+        copy(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
-                    str(ROOT)], check=True, timeout=TIMEOUT, capture_output=True)
+                    str(source)], check=True, timeout=TIMEOUT, capture_output=True)
     (built,) = out.glob("sco_etl-*.whl")
     return built
 
