@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from sco_etl.flows.cli.common import DateOption, _date, _fail, console
+from sco_etl.flows.cli import run_log
+from sco_etl.flows.cli.common import RUN, DateOption, _date, _fail, console, errors
 from sco_etl.flows.cli.server import use_background_server
 from sco_etl.flows.config import resolve
 from sco_etl.schemas.clock import MOSCOW
@@ -30,21 +31,49 @@ def news(
         return
     use_background_server()
     from sco_etl.flows.news import ingest_news
+    from sco_etl.tasks.news.summary import SourcesFailed
 
-    try:
-        summary = ingest_news(feeds=feed or None, fetch_articles=articles)
-    except ScoEtlError as error:
-        _fail(error)
+    state = ingest_news(feeds=feed or None, fetch_articles=articles, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, SourcesFailed):
+        print_summary(result.summary)
+        failed = [row for row in result.summary["sources"] if row["status"] == "failed"]
+        where = "No log file was written"
+        if RUN.log_file:  # the retries and their raw causes are there
+            where = f"Full log: {run_log.record(result, RUN.log_file)}"
+        errors.print(f"[bold red]error:[/] {len(failed)} of {len(result.summary['sources'])} "
+                     "news sources failed; what the others gave is written. Check the network "
+                     "and the URLs (--feed or SCO_ETL_NEWS_FEEDS), or run again later: the "
+                     f"next run retries them. {escape(where)} (--verbose shows it on the "
+                     "terminal).", soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
+    if isinstance(result, BaseException):
+        _fail(result)
+    print_summary(result)
+
+
+def print_summary(summary: dict) -> None:
+    """One line per source (a failed one: its URL and the cause in words), then the totals."""
+    from sco_etl.tasks.news.summary import NewsSummary, articles_line
+
     for source in summary["sources"]:
+        url = escape(source["source"])
+        if source["status"] == "failed":
+            console.print(f"[red]✗ {url}[/] — {escape(source['message'])}", soft_wrap=True)
+            continue
         colour = "green" if source["status"] == "ok" else "yellow"
+        failed = (f", {source['articles_failed']} article pages failed"
+                  if source["articles_failed"] else "")
         console.print(
-            f"[{colour}]{source['source']}[/] ({source['kind'] or '?'}, {source['fetch']}): "
-            f"{source['new']} new, {source['updated']} updated, {source['unchanged']} unchanged,"
-            f" {source['rejected']} rejected" + (f" — {source['message']}"
-                                                  if source["message"] else ""))
+            f"[{colour}]{url}[/] ({source['kind'] or '?'}, {source['fetch']}): "
+            f"{source['new']} new, {source['updated']} updated, {source['unchanged']} "
+            f"unchanged, {source['rejected']} rejected{failed}"
+            + (f" — {escape(source['message'])}" if source["message"] else ""),
+            soft_wrap=True)
     console.print(f"news: {summary['inserted']} new, {summary['updated']} updated, "
-                  f"{summary['rejected']} rejected, {summary['articles']} article pages "
-                  f"({summary['requests']} requests)")
+                  f"{summary['rejected']} rejected, "
+                  f"{escape(articles_line(NewsSummary(**summary)))} "
+                  f"({summary['requests']} requests)", soft_wrap=True)
 
 
 @news_app.command()
@@ -56,8 +85,8 @@ def search(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="hits to print")] = 10,
 ) -> None:
     """Full-text search over titles, summaries and article text, best hits first."""
-    from sco_etl.tasks.news.search import snippet
     from sco_etl.warehouse.search import search as search_news
+    from sco_etl.warehouse.search import snippet
 
     try:
         hits = search_news(resolve().warehouse(), query, _date(since), source, limit)
@@ -74,4 +103,4 @@ def search(
         console.print(f"  [bold]{escape(hit['title'])}[/]")
         console.print("  " + escape(snippet(query, hit["body"], hit["summary"], hit["title"])),
                       soft_wrap=True)
-        console.print(f"  {escape(hit['url'])}", style="blue")
+        console.print(f"  {escape(hit['link'])}", style="blue")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyarrow as pa
 from rich.console import Console
 
 from sco_etl.flows.background_server import describe, prefect_home
 from sco_etl.flows.cli import render
 from sco_etl.flows.config import Config
-from sco_etl.schemas.clock import utc_now
+from sco_etl.schemas.clock import MOSCOW, utc_now
+from sco_etl.schemas.news import FEED_STATE
 from sco_etl.tasks import freshness
 from sco_etl.tasks.cbr.gaps import missing_publication_dates
 from sco_etl.warehouse import Warehouse, reports
@@ -62,11 +65,29 @@ def print_freshness(console: Console, warehouse: Warehouse) -> None:
 
 
 def print_news(console: Console, warehouse: Warehouse) -> None:
-    """Items per news source, the newest headline, and whether the last fetch worked."""
-    from sco_etl.tasks.news.status import news_sources
-
-    sources = news_sources(warehouse)
-    if not sources.num_rows:
+    """Per news source: items, the newest headline (Moscow time), how its last fetch went,
+    and its article pages that failed."""
+    counts = {row["source"]: row for row in reports.news_per_source(warehouse)}
+    states = {row["source"]: row for row in warehouse.read(FEED_STATE).to_pylist()}
+    if not counts and not states:
         console.print("news: none yet — run `sco-etl news` (or `--feed URL`)")
         return
-    console.print(render.rich_table(sources, title="news sources"))
+    rows = []
+    for source in sorted(set(counts) | set(states)):
+        count, state = counts.get(source, {}), states.get(source, {})
+        latest, since = count.get("latest_published_at"), state.get("status_since")
+        message = state.get("message") or ""
+        if count.get("article_errors"):
+            message = "; ".join(filter(None, [message, (
+                f"{count['article_errors']} article pages failing, latest: "
+                f"{count['last_article_error']}")]))
+        rows.append({
+            "source": source, "items": count.get("items", 0),
+            "latest (MSK)": _moscow_minute(latest), "last fetch": state.get("status", "never"),
+            "since (MSK)": _moscow_minute(since), "message": message,
+        })
+    console.print(render.rich_table(pa.Table.from_pylist(rows), title="news sources"))
+
+
+def _moscow_minute(moment: dt.datetime | None) -> str:
+    return f"{moment.astimezone(MOSCOW):%d.%m.%Y %H:%M}" if moment else ""
