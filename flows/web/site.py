@@ -22,10 +22,10 @@ from sco_etl.flows.web.api import _snapshot
 from sco_etl.flows.web.inputs import BadParameter
 from sco_etl.schemas.checks import FIRST_RATE_DATE
 from sco_etl.schemas.clock import MOSCOW, moscow_today, moscow_tomorrow, utc_now
-from sco_etl.tasks.news.search import snippet
 from sco_etl.tasks.page.model import Article, article, board_row, build_page, safe_id
 from sco_etl.tasks.page.render import STYLESHEET, environment
 from sco_etl.warehouse.page import page_data
+from sco_etl.warehouse.search import snippet
 
 
 class DayConvertor(Convertor):
