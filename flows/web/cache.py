@@ -5,7 +5,14 @@ request without a date, of Moscow's today). So this ASGI middleware picks the sn
 — the newest one, or the one current at `known_at` — tells the route which one to read
 (`request.state.snapshot_id`), derives the ETag from both, and keeps successful answers in
 memory under that key. A commit makes a new snapshot and so new keys; nothing needs
-invalidating. Concurrent misses of one key wait for one computation.
+invalidating.
+
+When a commit lands, the first request for each answer would wait for its computation (a
+board reads half a dozen tables: tens of milliseconds, more while the run that committed is
+still busy). So while the answer from the new snapshot is computed, in the background, the
+same request is answered from the newest snapshot it was kept for: a whole older snapshot,
+named by its ETag and `Sco-Snapshot`, never a mix. A request nobody asked before waits for its
+answer; concurrent ones wait for the same computation.
 """
 
 from __future__ import annotations
@@ -36,9 +43,8 @@ DATE_PARAMETERS = ("date", "to", "until")
 
 @dataclass
 class Answer:
-    """A kept answer: its status line's headers and its body."""
+    """A kept answer: its headers (ETag and snapshot included) and its body."""
 
-    status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
 
@@ -83,7 +89,13 @@ class SnapshotCache:
         self.entries = entries
         self.max_body = max_body
         self.answers: OrderedDict[tuple, Answer] = OrderedDict()
+        """(snapshot id, request) → the answer."""
+        self.newest: dict[tuple, int] = {}
+        """request → the newest snapshot it has a kept answer of."""
         self.pending: dict[tuple, Pending] = {}
+        self.failed: set[tuple] = set()
+        """Keys whose background computation failed: their requests wait for the error."""
+        self.refreshing: set[asyncio.Task] = set()
         self.moments: dict[str, int] = {}
         """known_at → snapshot id, for moments already past: those never change."""
 
@@ -96,22 +108,31 @@ class SnapshotCache:
         if snapshot_id is None:  # the route says what is wrong (no warehouse, a bad moment)
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})["snapshot_id"] = snapshot_id
         today = moscow_today()
-        key = (snapshot_id, today, scope["path"], tuple(sorted(parameters.items())))
-        digest = hashlib.blake2b(repr(key[1:]).encode(), digest_size=8).hexdigest()
-        etag = f'"s{snapshot_id}-{digest}"'.encode()
-        headers = [(b"etag", etag), (b"cache-control", cache_control(parameters, today).encode()),
-                   (b"sco-snapshot", str(snapshot_id).encode())]
-        if etag in _if_none_match(scope):
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
+        request = (scope["method"], today, scope["path"], tuple(sorted(parameters.items())))
+        key = (snapshot_id, request)
+        served = key if key in self.answers else None
+        older = self.newest.get(request, snapshot_id)
+        if served is None and older < snapshot_id and key not in self.failed:
+            served = (older, request)  # while the new snapshot's answer is computed
+            if key not in self.pending:
+                self._refresh(key, scope, parameters, today)
+        if served is None and await self._waited(key):
+            served = key
+        if served is None:
+            await self._compute(key, scope, receive, send, parameters, today)
+            return
+        answer = self.answers[served]
+        self.answers.move_to_end(served)
+        if _header(answer, b"etag") in _if_none_match(scope):
+            await send({"type": "http.response.start", "status": 304, "headers": [
+                (name, value) for name, value in answer.headers
+                if name in (b"etag", b"cache-control", b"sco-snapshot")]})
             await send({"type": "http.response.body", "body": b""})
             return
-        answer = await self._kept(key)
-        if answer is not None:
-            await _replay(answer, send, scope["method"] == "HEAD")
-            return
-        await self._compute(key, scope, receive, send, headers)
+        await send({"type": "http.response.start", "status": 200, "headers": answer.headers})
+        await send({"type": "http.response.body",
+                    "body": b"" if scope["method"] == "HEAD" else answer.body})
 
     async def _snapshot_id(self, known_at: str | None) -> int | None:
         try:
@@ -130,31 +151,52 @@ class SnapshotCache:
             self.moments[known_at] = found
         return found
 
-    async def _kept(self, key: tuple) -> Answer | None:
-        while True:
-            answer = self.answers.get(key)
-            if answer is not None:
-                self.answers.move_to_end(key)
-                return answer
-            pending = self.pending.get(key)
-            if pending is None:
-                return None
+    async def _waited(self, key: tuple) -> bool:
+        """Whether `key` has a kept answer after its computation under way, if any, ended."""
+        pending = self.pending.get(key)
+        if pending is not None:
             await pending.done.wait()
-            if key not in self.answers:
-                return None  # the first one could not be kept: compute our own
+        return key in self.answers
+
+    def _refresh(self, key: tuple, scope: Scope, parameters: dict[str, str],
+                 today: dt.date) -> None:
+        """Compute `key`'s answer in the background, for the requests to come."""
+        async def nothing() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def drop(message: Message) -> None:
+            return None
+
+        copy = {**scope, "state": {}}
+        task = asyncio.get_running_loop().create_task(
+            self._compute(key, copy, nothing, drop, parameters, today, background=True))
+        self.refreshing.add(task)
+        task.add_done_callback(self.refreshing.discard)
 
     async def _compute(self, key: tuple, scope: Scope, receive: Receive, send: Send,
-                       headers: list[tuple[bytes, bytes]]) -> None:
+                       parameters: dict[str, str], today: dt.date,
+                       background: bool = False) -> None:
+        """Run the app for `key` (its snapshot in `request.state`), keep a 200 answer."""
+        snapshot_id, request = key
+        scope.setdefault("state", {})["snapshot_id"] = snapshot_id
+        digest = hashlib.blake2b(repr(request).encode(), digest_size=8).hexdigest()
+        ours = [(b"etag", f'"s{snapshot_id}-{digest}"'.encode()),
+                (b"cache-control", cache_control(parameters, today).encode()),
+                (b"sco-snapshot", str(snapshot_id).encode())]
+        if ours[0][1] in _if_none_match(scope):  # the client has it from an earlier process
+            await send({"type": "http.response.start", "status": 304, "headers": ours})
+            await send({"type": "http.response.body", "body": b""})
+            return
         pending = self.pending[key] = Pending()
-        start: Message | None = None
+        headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] | None = []
 
         async def keep(message: Message) -> None:
-            nonlocal start, chunks
+            nonlocal headers, chunks
             if message["type"] == "http.response.start":
-                start = message
                 if message["status"] == 200:
-                    message = {**message, "headers": _merged(message["headers"], headers)}
+                    headers = _merged(message["headers"], ours)
+                    message = {**message, "headers": headers}
                 else:
                     chunks = None
             elif message["type"] == "http.response.body" and chunks is not None:
@@ -162,26 +204,32 @@ class SnapshotCache:
                 if sum(map(len, chunks)) > self.max_body:
                     chunks = None
                 elif not message.get("more_body", False):
-                    self._store(key, Answer(200, _merged(start["headers"], headers),
-                                            b"".join(chunks)))
+                    self._store(key, Answer(headers, b"".join(chunks)))
             await send(message)
 
         try:
             await self.app(scope, receive, keep)
         finally:
             del self.pending[key]
+            if background and key not in self.answers:
+                if len(self.failed) >= self.entries:
+                    self.failed.clear()
+                self.failed.add(key)  # so that its requests get the error, not an old answer
             pending.done.set()
 
     def _store(self, key: tuple, answer: Answer) -> None:
+        snapshot_id, request = key
         self.answers[key] = answer
+        if self.newest.get(request, -1) < snapshot_id:
+            self.newest[request] = snapshot_id
         while len(self.answers) > self.entries:
-            self.answers.popitem(last=False)
+            (old_id, old_request), _ = self.answers.popitem(last=False)
+            if self.newest.get(old_request) == old_id:
+                del self.newest[old_request]
 
 
-async def _replay(answer: Answer, send: Send, head_only: bool) -> None:
-    await send({"type": "http.response.start", "status": answer.status,
-                "headers": answer.headers})
-    await send({"type": "http.response.body", "body": b"" if head_only else answer.body})
+def _header(answer: Answer, name: bytes) -> bytes | None:
+    return next((value for key, value in answer.headers if key == name), None)
 
 
 def _merged(headers: list[tuple[bytes, bytes]],
