@@ -1,7 +1,9 @@
-"""The HTTP seam against a local server: the retry policy and the time budget of a task."""
+"""The HTTP seam against a local server: the retry policy, the time budget of a task, what it
+reports to the run, and how it quotes a page that is not the document asked for."""
 
 from __future__ import annotations
 
+import pickle
 import threading
 
 import pytest
@@ -9,6 +11,7 @@ from werkzeug import Response
 
 from sco_etl.schemas.errors import SourceRejectedError, TransientSourceError
 from sco_etl.tasks.http import HttpClient, HttpPolicy, deal
+from sco_etl.tasks.run import Run, watching
 
 FAST = HttpPolicy(backoff=0.01, min_interval=0)
 
@@ -72,3 +75,49 @@ def test_deal_gives_every_share_work_and_keeps_every_item():
     assert deal(list(range(5)), 4) == [[0, 4], [1], [2], [3]]
     assert deal([1, 2], 4) == [[1], [2]]
     assert deal([], 4) == []
+
+
+class Recorder:
+    """A `Watcher` that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.retries: list[tuple] = []
+        self.totals: list[int] = []
+        self.fetched_documents = 0
+
+    def planned(self, documents: int) -> None:
+        self.totals.append(documents)
+
+    def fetched(self, documents: int) -> None:
+        self.fetched_documents += documents
+
+    def retrying(self, cause: str, attempt: int, attempts: int) -> None:
+        self.retries.append((cause, attempt, attempts))
+
+
+def test_a_client_reports_each_request_and_retry_to_its_run(httpserver):
+    httpserver.expect_ordered_request("/doc").respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request("/doc").respond_with_data("ok")
+    watcher = Recorder()
+    with watching(watcher):
+        run = Run("run", "ingest-rates", {})
+    assert HttpClient(FAST, run).get(httpserver.url_for("/doc")).body == b"ok"
+    assert run.requests == 2
+    assert watcher.retries == [("HTTP 503", 1, 4)]
+
+
+def test_a_copy_of_the_run_elsewhere_is_absorbed_exactly():
+    watcher = Recorder()
+    with watching(watcher):
+        run = Run("run", "ingest-rates", {})
+    run.requested()
+    copy = pickle.loads(pickle.dumps(run))  # what a Dask worker gets
+    copy.requested()
+    copy.fetched(2)
+    back = pickle.loads(pickle.dumps(copy))  # and what comes back with the task's result
+    run.requested()
+    run.absorb(back)
+    run.absorb(run)  # a task that ran in this process reported to the run itself
+    assert (run.requests, run.documents) == (3, 2)
+    assert watcher.fetched_documents == 2 and copy.watcher is None
+
