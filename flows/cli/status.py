@@ -10,7 +10,7 @@ from sco_etl.flows.cli import render
 from sco_etl.flows.config import Config
 from sco_etl.schemas.clock import utc_now
 from sco_etl.tasks import freshness
-from sco_etl.tasks.cbr.gaps import missing_publication_dates
+from sco_etl.tasks.cbr.calendar import missing_publication_dates
 from sco_etl.warehouse import Warehouse, reports
 from sco_etl.warehouse.lake import redacted
 from sco_etl.warehouse.status import warehouse_status

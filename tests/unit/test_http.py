@@ -3,13 +3,15 @@ reports to the run, and how it quotes a page that is not the document asked for.
 
 from __future__ import annotations
 
+import datetime as dt
 import pickle
 import threading
 
 import pytest
 from werkzeug import Response
 
-from sco_etl.schemas.errors import SourceRejectedError, TransientSourceError
+from sco_etl.schemas.errors import SourceFormatError, SourceRejectedError, TransientSourceError
+from sco_etl.tasks.cbr.client import CbrClient
 from sco_etl.tasks.http import HttpClient, HttpPolicy, deal
 from sco_etl.tasks.run import Run, watching
 
@@ -121,3 +123,21 @@ def test_a_copy_of_the_run_elsewhere_is_absorbed_exactly():
     assert (run.requests, run.documents) == (3, 2)
     assert watcher.fetched_documents == 2 and copy.watcher is None
 
+
+ERROR_PAGE = ("<html><head><meta http-equiv='Content-Type' content='text/html; "
+              "charset=windows-1251'><title>Ошибка</title></head><body>"
+              "<h1>Сервис временно недоступен</h1></body></html>").encode("cp1251")
+
+
+@pytest.mark.parametrize("content_type", ["text/html; charset=windows-1251", "text/html"])
+def test_an_error_page_is_quoted_in_its_declared_charset_with_the_url(httpserver, content_type):
+    httpserver.expect_request("/scripts/XML_daily.asp").respond_with_data(
+        ERROR_PAGE, content_type=content_type)
+    client = CbrClient(httpserver.url_for("/scripts/"), HttpClient(FAST))
+    with pytest.raises(SourceFormatError) as error:
+        client.daily(dt.date(2025, 4, 1))
+    message = str(error.value)
+    assert "Ошибка Сервис временно недоступен" in message
+    assert "/scripts/XML_daily.asp?date_req=01%2F04%2F2025" in message
+    assert error.value.url.endswith("/scripts/XML_daily.asp?date_req=01%2F04%2F2025")
+    assert "Ñ" not in message
