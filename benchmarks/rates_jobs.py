@@ -29,17 +29,17 @@ def ingest(data_dir: str, cbr_url: str, start: str | None = None, end: str | Non
     )
     seconds = time.perf_counter() - started
     cpu = _cpu_seconds() - cpu
-    summary = state.result()
+    result = state.result()
     runs = task_runs(state.state_details.flow_run_id)
     return {
         "seconds": seconds,
         "cpu_seconds": cpu,
         "state": state.type.value,
-        "requests": summary["requests"],
-        "rows_written": summary["inserted"] + summary["updated"],
-        "unchanged": summary["unchanged"],
-        "rejected": summary["rejected"],
-        "partitions": summary["partitions"],
+        "requests": result.requests,
+        "rows_written": result.inserted + result.updated,
+        "unchanged": result.unchanged,
+        "rejected": result.rejected,
+        "partitions": result.partitions,
         "task_runs": len(runs),
         "task_seconds": by_task(runs),
         "task_counts": task_counts(runs),

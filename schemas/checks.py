@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -25,25 +26,25 @@ class Rule:
     """A column check: every non-null value of the column must pass it.
 
     `Rule.gt(0)`, `Rule.isin([...])`, `Rule.str_matches(...)` and `Rule.str_startswith(...)`
-    are the builtins; `Rule(function, name=...)` is a custom one, where `function` maps an
-    Arrow array to a boolean Arrow array of the same length (True = passes).
+    are the builtins; `Rule(function, name=..., must=...)` is a custom one, where `function`
+    maps an Arrow array to a boolean Arrow array of the same length (True = passes).
 
     Attributes:
         function: the test, Arrow array → boolean Arrow array.
         name: what the declaration calls the rule.
-        label: what a rejection reason calls it: the name of a custom rule; for a builtin
-            the text pandera used to give (`greater_than(0)`), which quarantined reasons
-            and the hostile-document manifest already match on.
+        must: what a value must do, as the end of a sentence (`be greater than 0`): a
+            rejection reads "`value must be greater than 0, got -1`". A rule without it is
+            named instead ("`published_at failed published_from_1990_to_now, got …`").
     """
 
     def __init__(self, function: Callable[[ArrowValues], ArrowValues], *,
-                 name: str | None = None, label: str | None = None) -> None:
+                 name: str | None = None, must: str | None = None) -> None:
         self.function = function
-        self.name = name or label or function.__name__
-        self.label = label or self.name
+        self.name = name or function.__name__
+        self.must = must
 
     def __repr__(self) -> str:
-        return f"Rule({self.label})"
+        return f"Rule({self.name})"
 
     def passes(self, values: ArrowValues) -> ArrowValues:
         """A boolean mask of `values`: True where a value passes or is null.
@@ -54,11 +55,17 @@ class Rule:
         answer = self.function(values)
         return pc.fill_null(pc.or_kleene(pc.is_null(values), answer), False)
 
+    def reason(self, column: str, value: Any) -> str:
+        """Why `value` of `column` failed this rule, as a sentence."""
+        if self.must:
+            return f"{column} must {self.must}, got {shown(value)}"
+        return f"{column} failed {self.name}, got {shown(value)}"
+
     @classmethod
     def gt(cls, value: Any, name: str | None = None) -> Rule:
         """Values greater than `value`."""
-        return cls(lambda values: pc.greater(values, value), name=name,
-                   label=f"greater_than({value})")
+        return cls(lambda values: pc.greater(values, value), name=name or f"gt_{value}",
+                   must=f"be greater than {shown(value)}")
 
     @classmethod
     def isin(cls, allowed: Iterable[Any], name: str | None = None) -> Rule:
@@ -68,33 +75,51 @@ class Rule:
         def is_allowed(values: ArrowValues) -> ArrowValues:
             return pc.is_in(values, value_set=pa.array(allowed, type=values.type))
 
-        return cls(is_allowed, name=name, label=f"isin({allowed})")
+        return cls(is_allowed, name=name or "isin",
+                   must="be one of " + ", ".join(str(a) for a in allowed))
 
     @classmethod
-    def str_matches(cls, pattern: str, name: str | None = None) -> Rule:
+    def str_matches(cls, pattern: str, name: str | None = None,
+                    must: str | None = None) -> Rule:
         """Strings the regular expression (RE2 syntax) matches from their first character.
 
-        Anchored at the start as `re.match` and pandera were; declare `$` to match whole values.
+        Anchored at the start as `re.match` is; declare `$` to match whole values.
         """
         anchored = pattern if pattern.startswith("^") else f"^{pattern}"
         return cls(lambda values: pc.match_substring_regex(values, pattern=anchored),
-                   name=name, label=f"str_matches('{pattern}')")
+                   name=name or "str_matches", must=must or f"match {pattern}")
 
     @classmethod
     def str_startswith(cls, prefix: str, name: str | None = None) -> Rule:
         """Strings that begin with `prefix`."""
-        return cls(lambda values: pc.starts_with(values, pattern=prefix), name=name,
-                   label=f"str_startswith('{prefix}')")
+        return cls(lambda values: pc.starts_with(values, pattern=prefix),
+                   name=name or "str_startswith", must=f"start with {prefix}")
+
+
+def shown(value: Any) -> str:
+    """A value as a sentence shows it: `-1`, `2026-11-28`, `"usd"`, never a Python repr."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
 
 
 FIRST_RATE_DATE = dt.date(1992, 7, 1)
 """The first date of the CBR official rate series."""
 
-CBR_ID = Rule.str_matches(r"^R\d{5}[A-Z]?$", name="cbr_id_format")
+CBR_ID = Rule.str_matches(r"^R\d{5}[A-Z]?$", name="cbr_id_format",
+                          must="be a CBR currency ID (R, five digits, a letter or none)")
 ISO_ALPHA_CODE = re.compile(r"[A-Z]{3}")
 """An ISO 4217 alpha code: three capital Latin letters."""
-ISO_ALPHA = Rule.str_matches(f"^{ISO_ALPHA_CODE.pattern}$", name="iso_alpha_code")
-ISO_NUMERIC = Rule.str_matches(r"^\d{3}$", name="iso_numeric_code")
+ISO_ALPHA = Rule.str_matches(f"^{ISO_ALPHA_CODE.pattern}$", name="iso_alpha_code",
+                             must="be an ISO 4217 alpha code (three capital letters)")
+ISO_NUMERIC = Rule.str_matches(r"^\d{3}$", name="iso_numeric_code",
+                               must="be an ISO 4217 numeric code (three digits)")
 POSITIVE = Rule.gt(0, name="positive")
 FREQUENCY = Rule.isin(["daily", "monthly"], name="frequency")
 
@@ -118,7 +143,8 @@ def _rate_date_in_range(dates: ArrowValues) -> ArrowValues:
                    pc.less_equal(dates, moscow_tomorrow()))
 
 
-RATE_DATE_RANGE = Rule(_rate_date_in_range, name="date_from_1992_07_01_to_tomorrow")
+RATE_DATE_RANGE = Rule(_rate_date_in_range, name="date_from_1992_07_01_to_tomorrow",
+                       must="be between 1992-07-01 and tomorrow (Moscow)")
 
 
 def no_control_characters(texts: ArrowValues) -> ArrowValues:
@@ -126,4 +152,5 @@ def no_control_characters(texts: ArrowValues) -> ArrowValues:
     return pc.invert(pc.match_substring_regex(texts, pattern=r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"))
 
 
-PLAIN_TEXT = Rule(no_control_characters, name="no_control_characters")
+PLAIN_TEXT = Rule(no_control_characters, name="no_control_characters",
+                  must="hold no control characters")

@@ -29,13 +29,18 @@ RATES = Table(
         Column("nominal", pa.int32(), checks=(POSITIVE,), doc="units the value is quoted for"),
         Column("value", VALUE, checks=(POSITIVE,), doc="rubles per `nominal` units, as published"),
         Column("unit_rate", UNIT_RATE, checks=(POSITIVE,), doc="rubles per unit, value/nominal"),
-        Column("frequency", pa.string(), checks=(FREQUENCY,), doc="daily or monthly"),
+        Column("frequency", pa.string(), checks=(FREQUENCY,),
+               doc="daily or monthly: how CBR's directory (XML_valFull d=0 or d=1) lists the ID"),
         Column("loaded_at", UTC_TIMESTAMP, doc="when this row was written"),
         Column("run_id", pa.string(), doc="the flow run that wrote it"),
     ),
     key=("rate_date", "cbr_id"),
     partition_by=("year",),
     partition_column="rate_date",
+    # A revision is a change of what CBR published for the date. The codes and `frequency`
+    # come from the directory, the same for every document of the ID: a difference there
+    # alone leaves the stored row as it is (and is no revision).
+    versioned=("nominal", "value"),
 )
 
 UNPUBLISHED_DATES = Table(

@@ -13,13 +13,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sco_etl.schemas.checks import Rule
+from sco_etl.schemas.checks import Rule, shown
 from sco_etl.schemas.errors import ValidationFailure
 
 # Above this share of rejected records the source is broken, not the records: fail the run.
 MAX_REJECT_SHARE = 0.5
 ROW_NUMBER = "__row_number"
 """A column added while validating, to tell rows apart; no declared column may use it."""
+NUMBERS = {2: "two", 3: "three", 4: "four"}
+"""How a reason counts the records sharing a key."""
+LINEAGE_COLUMNS = ("loaded_at", "run_id", "first_seen_at", "updated_at")
+"""Columns that describe a write, not the data: a change there alone is no change."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class Table:
         partition_by: hive partition levels, `year` or `year` and `month`, derived from
             `partition_column`; empty for a single-file table.
         partition_column: the DATE or TIMESTAMP column the partition levels come from.
+        versioned: the columns whose change makes a new version of a stored row (a
+            revision); a row that differs only elsewhere (metadata derived from another
+            source, lineage) is left as stored. None: every column but the key and lineage.
     """
 
     name: str
@@ -60,6 +67,7 @@ class Table:
     partition_by: tuple[str, ...] = ()
     partition_column: str | None = None
     doc: str = ""
+    versioned: tuple[str, ...] | None = None
     _by_name: dict[str, Column] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +80,13 @@ class Table:
     @property
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(c.name, c.type, nullable=c.nullable) for c in self.columns])
+
+    @property
+    def versioned_columns(self) -> list[str]:
+        """The columns an upsert compares: a difference there is a new version of the row."""
+        if self.versioned is not None:
+            return list(self.versioned)
+        return [c for c in self.column_names if c not in self.key and c not in LINEAGE_COLUMNS]
 
     def column(self, name: str) -> Column:
         return self._by_name[name]
@@ -103,8 +118,9 @@ def validate(table: Table, typed: pa.Table, rejected: list[Rejection] | None = N
     """Split typed rows into valid rows and rejections with the reason of each.
 
     Exact duplicates are merged; different records under one key are all rejected, since we
-    cannot tell which one the source meant. A null passes the checks of a nullable column and
-    is a rejection in any other. Valid rows keep their input order and the declared schema.
+    cannot tell which one the source meant (a source that can tell resolves them first).
+    A null passes the checks of a nullable column and is a rejection in any other. Valid rows
+    keep their input order and the declared schema.
     `rejected` are records already refused upstream (unreadable, unrepresentable); they count
     towards the reject share.
 
@@ -143,9 +159,20 @@ def to_arrow(table: Table, records: list[dict[str, Any]]) -> tuple[pa.Table, lis
         try:
             pa.Table.from_pylist([record], schema=schema)
             good.append(record)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as e:
-            rejected.append(Rejection(record, f"not representable in the schema: {e}"))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            rejected.append(Rejection(record, _unrepresentable(schema, record)))
     return pa.Table.from_pylist(good, schema=schema), rejected
+
+
+def _unrepresentable(schema: pa.Schema, record: dict[str, Any]) -> str:
+    """Which field of `record` its column cannot hold, as a sentence."""
+    for column in schema:
+        value = record.get(column.name)
+        try:
+            pa.array([value], column.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            return f"{column.name} {shown(value)} does not fit its column ({column.type})"
+    return "the record does not fit the table's columns"
 
 
 def _declared(table: Table, typed: pa.Table) -> pa.Table:
@@ -175,31 +202,37 @@ def _merge_exact_duplicates(rows: pa.Table) -> pa.Table:
 
 
 def _reasons_by_row(table: Table, rows: pa.Table) -> dict[int, list[str]]:
-    """Why each failing row fails, by row number: duplicate key first, then columns in order."""
+    """Why each failing row fails, by row number: a shared key first, then columns in order."""
     reasons: dict[int, list[str]] = {}
-    for index in _rows_sharing_a_key(table, rows):
-        # One reason per non-null key value: the format quarantined reasons have always had.
-        reasons[index] = [f"duplicate key {'+'.join(table.key)} (value {value!r})"
-                          for value in (rows[name][index].as_py() for name in table.key)
-                          if value is not None] or [f"duplicate key {'+'.join(table.key)}"]
+    for indices in _rows_sharing_a_key(table, rows):
+        key = ", ".join(f"{name} {_plain(rows[name][indices[0]].as_py())}" for name in table.key)
+        count = NUMBERS.get(len(indices), str(len(indices)))
+        for index in indices:
+            reasons[index] = [f"{count} different records for {key}"]
     for column in table.columns:
         values = rows[column.name]
-        failures = [] if column.nullable else [("not_nullable", pc.is_valid(values))]
-        failures += [(rule.label, rule.passes(values)) for rule in column.checks]
-        for label, passes in failures:
-            failed = pc.indices_nonzero(pc.invert(passes))
+        if not column.nullable:
+            for index in pc.indices_nonzero(pc.is_null(values)).to_pylist():
+                reasons.setdefault(index, []).append(f"{column.name} is missing")
+        for rule in column.checks:
+            failed = pc.indices_nonzero(pc.invert(rule.passes(values)))
             for index, value in zip(failed.to_pylist(), values.take(failed).to_pylist(),
                                     strict=True):
-                reasons.setdefault(index, []).append(
-                    f"{column.name} failed {label} (value {value!r})")
+                reasons.setdefault(index, []).append(rule.reason(column.name, value))
     return reasons
 
 
-def _rows_sharing_a_key(table: Table, rows: pa.Table) -> list[int]:
+def _plain(value: Any) -> str:
+    """A key value in a sentence: `2026-11-28`, `R01230`."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _rows_sharing_a_key(table: Table, rows: pa.Table) -> list[list[int]]:
+    """The row numbers of each key held by more than one (different) row."""
     groups = _numbered(rows).group_by(list(table.key), use_threads=False).aggregate(
         [(ROW_NUMBER, "count"), (ROW_NUMBER, "list")])
     shared = groups.filter(pc.greater(groups[f"{ROW_NUMBER}_count"], 1))
-    return pc.list_flatten(shared[f"{ROW_NUMBER}_list"]).to_pylist()
+    return [sorted(indices) for indices in shared[f"{ROW_NUMBER}_list"].to_pylist()]
 
 
 def _numbered(rows: pa.Table) -> pa.Table:

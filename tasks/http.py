@@ -1,14 +1,18 @@
 """The one HTTP seam: timeouts, User-Agent, redirects, a bounded rate, size limit, retries.
 
 Only transient failures are retried (timeouts, connection errors, 5xx, 429 honouring
-Retry-After); everything else raises at once with a message that names the URL.
+Retry-After); everything else raises at once with a message that names the URL. A client
+given the flow's `Run` reports each request and each retry to it.
 """
 
 from __future__ import annotations
 
+import codecs
 import email.utils
+import html
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -91,17 +95,45 @@ class Response:
     headers: Mapping[str, str]
     body: bytes
 
+    def quote(self, limit: int = 80) -> str:
+        """The start of the body's text, for a message: decoded by its declared charset
+        (the Content-Type's, else the document's own declaration), markup removed."""
+        charset = declared_charset(self.headers.get("Content-Type"), self.body) or "utf-8"
+        text = self.body[:16 * limit].decode(charset, "replace")
+        text = " ".join(html.unescape(_MARKUP.sub(" ", text)).split())
+        return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
+_DECLARED = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]+)"""
+                       rb"""|<meta[^>]*?charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
+_MARKUP = re.compile(r"<!--.*?-->|<[^>]*>", re.DOTALL)
+
+
+def declared_charset(content_type: str | None, body: bytes) -> str | None:
+    """The charset a response declares: its Content-Type's, else the XML declaration's or an
+    HTML `<meta>`'s within the first kilobyte; None when none is declared or known."""
+    found = _CHARSET.search(content_type or "")
+    name = found.group(1) if found else None
+    if name is None:
+        declared = _DECLARED.search(body[:1024])
+        name = (declared.group(1) or declared.group(2)).decode("ascii") if declared else None
+    try:
+        return codecs.lookup(name).name if name else None
+    except LookupError:
+        return None
+
 
 @dataclass
 class HttpClient:
     """A requests session with sco-etl's policy; safe to share between threads.
 
-    With a `run`, every request and retry is reported to it (`Run.requested`,
-    `Run.retrying`).
+    Attributes:
+        policy: timeouts, pacing, retries, limits.
+        run: the flow run to report each request and retry to; None for a caller without one.
     """
 
     policy: HttpPolicy = field(default_factory=HttpPolicy)
-    requests_made: int = 0
     run: Run | None = None
 
     def __post_init__(self) -> None:
@@ -164,13 +196,11 @@ class HttpClient:
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception()
+        log.warning("%s (attempt %d/%d); retrying in %.1f s", error, state.attempt_number,
+                    self.policy.attempts, state.upcoming_sleep)
         if self.run is not None:
             self.run.retrying(error.cause or "failed", state.attempt_number,
                               self.policy.attempts)
-        # `retry` lets the CLI show the retries on its progress line, not as log lines.
-        log.warning("%s (attempt %d/%d); retrying in %.1f s", error, state.attempt_number,
-                    self.policy.attempts, state.upcoming_sleep,
-                    extra={"retry": (error.cause, state.attempt_number, self.policy.attempts)})
 
     def _get_once(self, url: str, params, headers) -> Response:
         timeout = (self._bounded(self.policy.connect_timeout, url),
@@ -219,7 +249,6 @@ class HttpClient:
             now = time.monotonic()
             slot = max(now, self._next_slot)
             self._next_slot = slot + self.policy.min_interval
-            self.requests_made += 1
         if self.run is not None:
             self.run.requested()
         if slot > now:

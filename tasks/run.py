@@ -6,7 +6,9 @@ counts and tells its `Watcher`, if any (the command line's progress bar). Facts 
 this one shape: not as logging `extra` fields, exception attributes or result fields.
 
 A `Run` pickles without its watcher and lock, so a task can take it to a Dask worker; what a
-task reports there stays on the worker's copy, and only the flow's process is watched.
+task reports there is counted on the worker's copy, which remembers the counts it was copied
+with. A task that may run elsewhere returns the run it was given, and the flow `absorb`s what
+the copy added: the counts stay exact. Only the flow's process is watched.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class Watcher(Protocol):
     """Who follows a run as it goes (the command line's progress bar)."""
 
     def planned(self, documents: int) -> None:
-        """The run will fetch this many documents."""
+        """The run will fetch this many documents in all (again when a phase adds more)."""
 
     def fetched(self, documents: int) -> None:
         """This many more documents arrived."""
@@ -68,6 +70,8 @@ class Run:
     started_at: dt.datetime = field(default_factory=utc_now)
     requests: int = 0
     documents: int = 0
+    planned_documents: int = 0
+    """Documents the run plans to fetch, all phases so far."""
     watcher: Watcher | None = field(default_factory=_watcher.get, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +81,8 @@ class Run:
         state = dict(self.__dict__)
         state.pop("_lock")
         state["watcher"] = None
+        # A copy (of a copy) remembers the counts of the original it came from.
+        state.setdefault("_copied_with", (self.requests, self.documents))
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -89,9 +95,12 @@ class Run:
             self.requests += 1
 
     def planned(self, documents: int) -> None:
-        """The run will fetch `documents` documents."""
+        """The run will fetch `documents` more documents (a later phase adds to the first)."""
+        with self._lock:
+            self.planned_documents += documents
+            total = self.planned_documents
         if self.watcher is not None:
-            self.watcher.planned(documents)
+            self.watcher.planned(total)
 
     def fetched(self, documents: int = 1) -> None:
         """`documents` more documents arrived."""
@@ -104,3 +113,18 @@ class Run:
         """A request failed for `cause` and will be tried again (attempt of attempts)."""
         if self.watcher is not None:
             self.watcher.retrying(cause, attempt, attempts)
+
+    def absorb(self, copy: Run) -> None:
+        """Add what `copy`, this run pickled to a task elsewhere, counted there.
+
+        Nothing to add when `copy` is this very run (the task ran in this process).
+        """
+        if copy is self:
+            return
+        requests, documents = copy.__dict__.get("_copied_with", (0, 0))
+        added = copy.documents - documents
+        with self._lock:
+            self.requests += copy.requests - requests
+            self.documents += added
+        if added and self.watcher is not None:
+            self.watcher.fetched(added)

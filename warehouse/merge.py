@@ -11,22 +11,22 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from sco_etl.schemas.table import Table
+from sco_etl.schemas.table import LINEAGE_COLUMNS, Table
 
-LINEAGE_COLUMNS = ("loaded_at", "run_id", "first_seen_at", "updated_at")
-"""Columns that describe a write, not the data: a change there alone is no change."""
+__all__ = ["LINEAGE_COLUMNS", "UpsertResult", "delete_keys", "insert_new", "replace_all",
+           "upsert"]
 ORDINAL = "__ordinal"
 INCOMING = "temp.main.incoming"
 
 
 @dataclass
-class Diff:
-    """The outcome of an upsert.
+class UpsertResult:
+    """What an upsert did.
 
     Attributes:
         inserted: rows whose key was new.
-        updated: rows whose key existed with different content.
-        unchanged: rows that were already stored exactly so.
+        updated: rows whose key existed with different versioned columns (a new version).
+        unchanged: rows whose key was stored with the same versioned columns (left as stored).
         replaced: the stored versions of the updated rows (for revision logs).
         partitions: the hive partitions that gained rows, e.g. `rates/year=2025`.
         inserted_keys: the keys of the inserted rows.
@@ -40,13 +40,15 @@ class Diff:
     inserted_keys: pa.Table | None = None
 
 
-def upsert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> Diff:
-    """Insert new keys, replace changed rows, leave identical ones (and their lineage) alone."""
+def upsert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> UpsertResult:
+    """Insert new keys, replace rows whose versioned columns changed, leave the others (their
+    lineage and any column that is not versioned) as stored."""
     if rows.num_rows == 0:
-        return Diff(0, 0, 0, table.empty(), inserted_keys=table.empty().select(list(table.key)))
+        return UpsertResult(0, 0, 0, table.empty(),
+                            inserted_keys=table.empty().select(list(table.key)))
     _stage(connection, table, rows)
     on = _key_match(table, "i", "s")
-    compare = [c for c in table.column_names if c not in table.key and c not in LINEAGE_COLUMNS]
+    compare = table.versioned_columns
     differs = " OR ".join(f'i."{c}" IS DISTINCT FROM s."{c}"' for c in compare) or "false"
     connection.execute(f"""
         CREATE OR REPLACE TEMP TABLE stored AS
@@ -81,8 +83,8 @@ def upsert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) 
     for name in ("stored", "changed", "fresh", "incoming"):
         connection.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
     key_schema = pa.schema([table.arrow_schema.field(k) for k in table.key])
-    return Diff(inserted, updated, stored - updated, replaced.cast(table.arrow_schema),
-                partitions, inserted_keys.cast(key_schema))
+    return UpsertResult(inserted, updated, stored - updated, replaced.cast(table.arrow_schema),
+                        partitions, inserted_keys.cast(key_schema))
 
 
 def insert_new(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> int:

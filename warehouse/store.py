@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,6 +29,7 @@ from sco_etl.warehouse.lake import (
     resolve_data_dir,
     resolve_lake,
 )
+from sco_etl.warehouse.merge import UpsertResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,19 +38,6 @@ CONFLICT_MARKERS = ("conflict", "database is locked", "could not serialize")
 """How DuckDB says another writer committed first (SQLite busy, PostgreSQL serialisation,
 DuckLake's own conflict check); the transaction is then retried from the start."""
 FIRST_RETRY_SECONDS = 0.05
-
-
-@dataclass
-class UpsertResult:
-    """What an upsert did: counts, the stored versions it replaced, the keys it inserted, the
-    partitions it touched."""
-
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    replaced: pa.Table | None = None
-    partitions: list[str] = field(default_factory=list)
-    inserted_keys: pa.Table | None = None
 
 
 class Warehouse:
@@ -256,11 +243,11 @@ class Writer:
         return distinct_values(self.connection, table, column)
 
     def upsert(self, table: Table, rows: pa.Table) -> UpsertResult:
-        """Insert new keys, replace changed ones, leave identical ones (and their lineage) alone."""
-        diff = merge.upsert(self.connection, table, rows)
-        self._note(table, diff.inserted + diff.updated)
-        return UpsertResult(diff.inserted, diff.updated, diff.unchanged, diff.replaced,
-                            diff.partitions, diff.inserted_keys)
+        """Insert new keys, replace rows whose versioned columns changed (`Table.versioned`),
+        leave the others (their lineage and unversioned columns) as stored."""
+        result = merge.upsert(self.connection, table, rows)
+        self._note(table, result.inserted + result.updated)
+        return result
 
     def append(self, table: Table, rows: pa.Table) -> int:
         """Add rows whose key is not stored yet; return how many were added."""

@@ -13,7 +13,7 @@ from sco_etl.flows.config import Config
 from sco_etl.schemas.clock import MOSCOW, utc_now
 from sco_etl.schemas.news import FEED_STATE
 from sco_etl.tasks import freshness
-from sco_etl.tasks.cbr.gaps import missing_publication_dates
+from sco_etl.tasks.cbr.calendar import missing_publication_dates
 from sco_etl.warehouse import Warehouse, reports
 from sco_etl.warehouse.lake import redacted
 from sco_etl.warehouse.status import warehouse_status

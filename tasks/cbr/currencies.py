@@ -2,68 +2,66 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 
 from sco_etl.schemas import CURRENCIES
 from sco_etl.schemas.checks import iso_alpha_codes
 from sco_etl.schemas.reference import currency_lineage
-from sco_etl.tasks.cbr.records import DirectoryEntry, RateRecord
+from sco_etl.tasks.cbr.records import DirectoryEntry
 
 
 @dataclass
 class Directory:
-    """CBR currency IDs with their codes, names, nominal and frequency."""
+    """CBR currency IDs with their codes, names, nominal and frequency: the `currencies` rows.
 
-    rows: dict[str, dict] = field(default_factory=dict)
+    The directory is what gives every rate row its codes and `frequency`, whichever document
+    delivered the rate: `XML_dynamic` carries no codes, and `XML_daily` quotes currencies the
+    directory lists as monthly (AED, EGP, QAR in 2026), so the rows cannot take them from there.
+    """
+
+    entries: dict[str, DirectoryEntry] = field(default_factory=dict)
 
     @classmethod
-    def from_entries(cls, daily: list[DirectoryEntry], monthly: list[DirectoryEntry]) -> Directory:
-        directory = cls()
-        for entries, frequency in ((daily, "daily"), (monthly, "monthly")):
-            for entry in entries:
-                directory.rows[entry.cbr_id] = {
-                    "cbr_id": entry.cbr_id, "parent_id": entry.parent_id,
-                    "char_code": entry.char_code, "num_code": entry.num_code,
-                    "name_ru": entry.name_ru, "name_en": entry.name_en,
-                    "nominal": entry.nominal, "frequency": frequency, "source": "directory",
-                }
+    def listed(cls, daily: list[DirectoryEntry], monthly: list[DirectoryEntry]) -> Directory:
+        """The directory as CBR lists it (d=0, then d=1), with the shipped predecessors."""
+        directory = cls({entry.cbr_id: entry for entry in [*daily, *monthly]})
         directory.add_lineage()
         return directory
 
     @classmethod
     def from_table(cls, table: pa.Table) -> Directory:
-        directory = cls({row["cbr_id"]: row for row in table.to_pylist()})
+        """The directory as the `currencies` table stores it."""
+        directory = cls({row["cbr_id"]: DirectoryEntry(**row) for row in table.to_pylist()})
         directory.add_lineage()
         return directory
 
     def add_lineage(self) -> None:
         """Register retired predecessors (BYR `R01090`, TRL `R01700`) the directory omits."""
         for row in currency_lineage().to_pylist():
-            self.rows.setdefault(row["predecessor_cbr_id"], {
-                "cbr_id": row["predecessor_cbr_id"], "parent_id": row["predecessor_cbr_id"],
-                "char_code": row["predecessor_code"], "num_code": row["predecessor_num_code"],
-                "name_ru": row["predecessor_name_ru"], "name_en": row["predecessor_name_en"],
-                "nominal": row["predecessor_nominal"], "frequency": "daily", "source": "lineage",
-            })
+            self.entries.setdefault(row["predecessor_cbr_id"], DirectoryEntry(
+                cbr_id=row["predecessor_cbr_id"], parent_id=row["predecessor_cbr_id"],
+                char_code=row["predecessor_code"], num_code=row["predecessor_num_code"],
+                name_ru=row["predecessor_name_ru"], name_en=row["predecessor_name_en"],
+                nominal=row["predecessor_nominal"], frequency="daily", source="lineage"))
 
-    def register(self, record: RateRecord) -> None:
-        """An ID seen in a rate document but missing from the directory is added from it."""
-        if record.cbr_id in self.rows or not record.char_code:
-            return
-        self.rows[record.cbr_id] = {
-            "cbr_id": record.cbr_id, "parent_id": record.cbr_id,
-            "char_code": record.char_code, "num_code": record.num_code,
-            "name_ru": record.name, "name_en": None, "nominal": record.nominal,
-            "frequency": "daily", "source": "rates",
-        }
+    def register(self, cbr_id: str, char_code: str, num_code: str | None, name: str | None,
+                 nominal: int) -> None:
+        """An ID seen in `XML_daily` but missing from the directory is added from it."""
+        self.entries.setdefault(cbr_id, DirectoryEntry(
+            cbr_id=cbr_id, parent_id=cbr_id, char_code=char_code, num_code=num_code,
+            name_ru=name, name_en=None, nominal=nominal, frequency="daily", source="rates"))
 
-    def get(self, cbr_id: str) -> dict | None:
-        return self.rows.get(cbr_id)
+    def get(self, cbr_id: str) -> DirectoryEntry | None:
+        return self.entries.get(cbr_id)
+
+    def copy(self) -> Directory:
+        return Directory(dict(self.entries))
 
     def to_table(self) -> pa.Table:
-        ordered = [self.rows[k] for k in sorted(self.rows)]
+        ordered = [asdict(self.entries[k]) for k in sorted(self.entries)]
         return pa.Table.from_pylist(ordered, schema=CURRENCIES.arrow_schema)
 
 
@@ -73,13 +71,21 @@ class CurrencySet:
 
     codes: tuple[str, ...]
     daily_ids: tuple[str, ...]
+    """IDs the directory lists as set daily (and predecessors, which were)."""
     monthly_ids: tuple[str, ...]
+    """IDs the directory lists as set monthly."""
     unquoted_codes: tuple[str, ...]
     """Requested codes CBR has no ID for (MVR, MMK): reported, never an error."""
+    retired: dict[str, dt.date] = field(default_factory=dict)
+    """Predecessor IDs and the day their successor replaced them: nothing to ask after."""
 
     @property
     def ids(self) -> set[str]:
         return set(self.daily_ids) | set(self.monthly_ids)
+
+    def quoted_from(self, day: dt.date, ids: tuple[str, ...]) -> list[str]:
+        """Those of `ids` that can have a rate on or after `day` (not retired before it)."""
+        return [i for i in ids if self.retired.get(i, dt.date.max) > day]
 
 
 def resolve(directory: Directory, codes: list[str]) -> CurrencySet:
@@ -92,9 +98,11 @@ def resolve(directory: Directory, codes: list[str]) -> CurrencySet:
     lineage = currency_lineage().to_pylist()
     expanded = set(wanted) | {r["predecessor_code"] for r in lineage if r["char_code"] in wanted}
     daily, monthly = [], []
-    for cbr_id, row in sorted(directory.rows.items()):
-        if row["char_code"] in expanded:
-            (monthly if row["frequency"] == "monthly" else daily).append(cbr_id)
-    found = {directory.rows[i]["char_code"] for i in daily + monthly}
+    for cbr_id, entry in sorted(directory.entries.items()):
+        if entry.char_code in expanded:
+            (monthly if entry.frequency == "monthly" else daily).append(cbr_id)
+    found = {directory.entries[i].char_code for i in daily + monthly}
     unquoted = sorted(expanded - found)
-    return CurrencySet(tuple(sorted(expanded)), tuple(daily), tuple(monthly), tuple(unquoted))
+    retired = {r["predecessor_cbr_id"]: r["replaced_on"] for r in lineage}
+    return CurrencySet(tuple(sorted(expanded)), tuple(daily), tuple(monthly), tuple(unquoted),
+                       retired)

@@ -182,7 +182,7 @@ class History:
     def _load_recorded_documents(self) -> None:
         for path in sorted(FIXTURES.glob("XML_daily_*.xml")):
             document = parse_daily(path.read_bytes())
-            for record in document.records:
-                series = self.by_id.get(record.cbr_id)
+            for record in document.records.to_pylist():
+                series = self.by_id.get(record["cbr_id"])
                 if series is not None and series.active_on(document.rate_date):
-                    series.overrides[document.rate_date] = (record.nominal, record.value)
+                    series.overrides[document.rate_date] = (record["nominal"], record["value"])

@@ -3,7 +3,8 @@
 It answers `XML_daily.asp`, `XML_dynamic.asp` and `XML_valFull.asp` the way the real
 service does: windows-1251 bytes, decimal commas, the effective date of the document in
 force (a Sunday request gets Saturday's document), only quoted dates in `XML_dynamic`,
-monthly-set currencies only in `XML_dynamic` and the d=1 directory.
+monthly-set currencies only in `XML_dynamic`. The directory lists each ID as it is set
+today, or in one of the `DIRECTORY_STATES` real CBR shows.
 """
 
 from __future__ import annotations
@@ -25,6 +26,27 @@ VUNIT_SINCE = dt.date(2023, 1, 1)
 Fault = Callable[[Request], Response | None]
 
 
+@dataclass(frozen=True)
+class DirectoryState:
+    """Which IDs `XML_valFull` lists against how they are set today."""
+
+    listed_monthly: frozenset[str] = frozenset()
+    """IDs set daily today that d=1 lists as monthly."""
+    listed_daily: frozenset[str] = frozenset()
+    """IDs set monthly today that d=0 lists as daily."""
+
+
+DIRECTORY_STATES = {
+    "as set": DirectoryState(),
+    # Real CBR in 2026: the UAE dirham, Egyptian pound and Qatari riyal are quoted in
+    # XML_daily, set daily since 2023, and still in the d=1 (monthly) directory.
+    "daily quoted, listed monthly": DirectoryState(
+        listed_monthly=frozenset({"R01230", "R01240", "R01355"})),
+    # The reverse: the Kuwaiti dinar and Saudi riyal set monthly, in the d=0 directory.
+    "monthly set, listed daily": DirectoryState(listed_daily=frozenset({"R01390", "R01580"})),
+}
+
+
 def _fmt(value: Decimal) -> str:
     return f"{value:.4f}".replace(".", ",")
 
@@ -42,6 +64,7 @@ class FakeCbr:
     latency: float = 0.0
     faults: list[Fault] = field(default_factory=list)
     requests: Counter = field(default_factory=Counter)
+    listing: DirectoryState = DirectoryState()
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -126,7 +149,10 @@ class FakeCbr:
         parts = ['<?xml version="1.0" encoding="windows-1251"?>'
                  '<Valuta name="Foreign Currency Market Lib">']
         for series in self.history.series:
-            if series.end is not None or series.is_monthly_on(today) != monthly:
+            listed_monthly = (series.cbr_id in self.listing.listed_monthly
+                              or (series.is_monthly_on(today)
+                                  and series.cbr_id not in self.listing.listed_daily))
+            if series.end is not None or listed_monthly != monthly:
                 continue  # retired IDs (BYR, TRL) are not in today's directory
             parent = (series.parent_id or series.cbr_id).ljust(10)
             parts.append(

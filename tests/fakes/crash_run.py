@@ -145,8 +145,10 @@ def main() -> None:
         install(os.environ[KILL_ENV])
     if os.environ.get(BARRIER_ENV):
         install_barrier(os.environ[BARRIER_ENV])
-    summary = run(spec)
-    sys.stdout.write(json.dumps({"completed": True, "inserted": summary.get("inserted")}) + "\n")
+    result = run(spec)
+    # rates returns its RatesResult, news a dict
+    inserted = result["inserted"] if isinstance(result, dict) else result.inserted
+    sys.stdout.write(json.dumps({"completed": True, "inserted": inserted}) + "\n")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pytest
 from sco_etl.flows.rates import ingest_rates
 from sco_etl.schemas import LOADS, QUARANTINE, RATES
 from sco_etl.schemas.errors import SourceFormatError, TransientSourceError
+from sco_etl.tasks.cbr import calendar
 from sco_etl.warehouse import merge, run_query
 from tests.fakes.cbr_server import body, status
 from tests.fakes.reliability import data_files, data_snapshots, last_snapshot, plain_reader
@@ -31,7 +32,7 @@ def test_backfill_across_byr_to_byn(cbr_env, warehouse):
     assert byn[0][:3] == (dt.date(2016, 7, 1), "R01090B", 1)
     assert {r[0] for r in byr}.isdisjoint({r[0] for r in byn})
     # 21 days for 2 IDs: two XML_dynamic requests plus the directory (d=0, d=1).
-    assert summary["requests"] == 4
+    assert summary.requests == 4
     assert cbr_env.requests["XML_dynamic.asp"] == 2
     board = run_query(warehouse, "SELECT char_code, nominal FROM board(DATE '2016-06-30') "
                                  "WHERE country = 'Belarus'").to_pylist()
@@ -51,13 +52,14 @@ def test_cny_nominal_change_keeps_unit_rate_continuous(cbr_env, warehouse):
     assert abs(after["unit_rate"] / before["unit_rate"] - 1) < Decimal("0.05")
 
 
-def test_sunday_request_is_stored_under_saturday(cbr_env, warehouse):
-    summary = ingest_rates(start=dt.date(2025, 4, 6), end=dt.date(2025, 4, 6),
+def test_a_range_asks_only_its_publication_dates(cbr_env, warehouse):
+    # Saturday to Monday: Saturday's rate holds all three days, set once.
+    summary = ingest_rates(start=dt.date(2025, 4, 5), end=dt.date(2025, 4, 7),
                            currencies=["KZT"])
     assert cbr_env.requests["XML_daily.asp"] == 1
     assert stored(warehouse, "KZT") == [
         (dt.date(2025, 4, 5), "R01335", 100, stored(warehouse, "KZT")[0][3])]
-    assert summary["inserted"] == 1
+    assert summary.inserted == 1
 
 
 def test_board_shows_the_published_values_exactly(cbr_env, warehouse):
@@ -74,10 +76,10 @@ def test_same_run_twice_leaves_identical_data(cbr_env, warehouse):
     first = ingest_rates(start=dt.date(2025, 3, 1), end=dt.date(2025, 4, 3))
     before, snapshot = data_files(warehouse), last_snapshot(warehouse)
     second = ingest_rates(start=dt.date(2025, 3, 1), end=dt.date(2025, 4, 3))
-    assert first["inserted"] > 0
-    assert (second["inserted"], second["updated"], second["unchanged"]) == (
-        0, 0, first["inserted"])
-    assert second["partitions"] == []
+    assert first.inserted > 0
+    assert (second.inserted, second.updated, second.unchanged) == (
+        0, 0, first.inserted)
+    assert second.partitions == []
     assert data_files(warehouse) == before
     assert data_snapshots(warehouse, snapshot) == []  # only the loads ledger gained a row
     assert [r["status"] for r in warehouse.read(LOADS).to_pylist()] == ["completed"] * 2
@@ -86,20 +88,22 @@ def test_same_run_twice_leaves_identical_data(cbr_env, warehouse):
 def test_catch_up_after_backfill_rechecks_a_week(cbr_env, warehouse, today):
     ingest_rates(start=today - dt.timedelta(days=30), end=today - dt.timedelta(days=10),
                  currencies=["CNY"])
+    before = max(r[0] for r in stored(warehouse, "CNY"))
     summary = ingest_rates(currencies=["CNY"])
     latest = max(r[0] for r in stored(warehouse, "CNY"))
-    assert summary["window"][1] == str(today + dt.timedelta(days=1))
-    assert dt.date.fromisoformat(summary["window"][0]) <= today - dt.timedelta(days=17)
+    # From the first publication date of the week before the latest stored date.
+    start = calendar.next_publication_after(before - dt.timedelta(days=8))
+    assert summary.window == (start, today + dt.timedelta(days=1))
     assert latest >= today - dt.timedelta(days=3)
-    assert summary["missing_dates"] == []
+    assert summary.missing_dates == []
 
 
 def test_full_history_in_a_few_requests_per_currency(cbr_env, warehouse):
     summary = ingest_rates(start=dt.date(1992, 7, 1))
     ids = {r["cbr_id"] for r in warehouse.read(RATES, columns=["cbr_id"]).to_pylist()}
     assert cbr_env.requests["XML_dynamic.asp"] == len(ids) == 28
-    assert summary["requests"] == len(ids) + 2
-    assert summary["rejected"] == 0 and summary["missing_dates"] == []
+    assert summary.requests == len(ids) + 2
+    assert summary.rejected == 0 and summary.missing_dates == []
     first = run_query(warehouse, "SELECT min(rate_date) AS d FROM rates WHERE char_code='TRL'")
     assert first.column("d").to_pylist() == [dt.date(1992, 7, 1)]
     pre_1998 = run_query(warehouse, "SELECT unit_rate, unit_rate_rub FROM rates_daily "
@@ -133,7 +137,7 @@ def test_transient_errors_are_retried_and_the_run_succeeds(cbr_env, warehouse):
     cbr_env.faults.extend([status(500), status(429, {"Retry-After": "0"})])
     summary = ingest_rates(start=dt.date(2025, 4, 1), end=dt.date(2025, 4, 1),
                            currencies=["CNY"])
-    assert summary["inserted"] == 1
+    assert summary.inserted == 1
     # The directory is asked first: 500, 429, then served; then d=1 and the daily document.
     assert cbr_env.requests["XML_valFull.asp"] == 4
     assert cbr_env.total_requests == 5
@@ -151,12 +155,13 @@ def test_malformed_records_go_to_quarantine_and_good_ones_on(cbr_env, warehouse)
                                path="XML_daily.asp"))
     summary = ingest_rates(start=dt.date(2025, 4, 1), end=dt.date(2025, 4, 1),
                            currencies=["CNY", "KZT"])
-    assert summary["inserted"] == 1 and summary["rejected"] == 1
+    assert summary.inserted == 1 and summary.rejected == 1
     assert [r[1] for r in stored(warehouse, "KZT")] == ["R01335"]
     assert stored(warehouse, "CNY") == []
     quarantined = warehouse.read(QUARANTINE).to_pylist()
     assert len(quarantined) == 1
-    assert "value failed greater_than(0)" in quarantined[0]["reason"]
+    assert quarantined[0]["reason"] == ("value must be greater than 0, got -11.7136; "
+                                        "unit_rate must be greater than 0, got -11.7136")
     assert '"cbr_id": "R01375"' in quarantined[0]["record"]
 
 
@@ -201,5 +206,5 @@ def test_readers_keep_working_while_an_ingestion_runs(cbr_env, warehouse, tmp_pa
         readers_done.set()
         worker.join()
     assert during == committed and board > 0
-    assert outcome["summary"]["inserted"] > 1000
-    assert warehouse.read(RATES).num_rows == committed + outcome["summary"]["inserted"]
+    assert outcome["summary"].inserted > 1000
+    assert warehouse.read(RATES).num_rows == committed + outcome["summary"].inserted

@@ -11,12 +11,11 @@ from pytest_httpserver import HTTPServer
 from sco_etl.flows.rates import ingest_rates
 from sco_etl.schemas import RATES, UNPUBLISHED_DATES
 from sco_etl.tasks.cbr import calendar
-from sco_etl.tasks.cbr.gaps import missing_publication_dates
+from sco_etl.tasks.cbr.calendar import missing_publication_dates
 from sco_etl.tasks.cbr.run_plan import find_gaps
 from sco_etl.warehouse import Warehouse
 from tests.fakes.cbr_history import History
 from tests.fakes.cbr_server import FakeCbr
-from tests.fakes.seed import store_rates
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -53,7 +52,7 @@ def test_catch_up_heals_a_lost_date_and_records_a_skipped_one(skipping_cbr, ware
     assert lost in dates(warehouse)
     assert warehouse.read(UNPUBLISHED_DATES).column("rate_date").to_pylist() == [
         skipping_cbr.skipped]
-    assert summary["missing_dates"] == []
+    assert summary.missing_dates == []
 
     asked = dict(skipping_cbr.requests)
     ingest_rates(currencies=["CNY"])
@@ -62,19 +61,19 @@ def test_catch_up_heals_a_lost_date_and_records_a_skipped_one(skipping_cbr, ware
     assert skipping_cbr.requests["XML_dynamic.asp"] == asked["XML_dynamic.asp"] + 1
 
 
-def test_days_moved_by_decree_are_no_gaps(warehouse):
+def test_days_moved_by_decree_are_no_gaps():
     # CBR's dates around May 2024: Saturday 27 April worked, 29-30 April off, by decree.
     d = dt.date
-    store_rates(warehouse, d(2024, 4, 25), d(2024, 4, 26), d(2024, 4, 27), d(2024, 4, 28),
-                 d(2024, 5, 3), d(2024, 5, 4), d(2024, 5, 7), d(2024, 5, 8))
-    assert find_gaps(warehouse, before=d(2024, 5, 9), limit=10) == []
+    stored = {d(2024, 4, 25), d(2024, 4, 26), d(2024, 4, 27), d(2024, 4, 28), d(2024, 5, 3),
+              d(2024, 5, 4), d(2024, 5, 7), d(2024, 5, 8)}
+    assert find_gaps(stored, set(), before=d(2024, 5, 9), limit=10) == []
 
 
-def test_a_stored_date_is_no_gap_whatever_the_rule_but_a_lost_one_is(warehouse):
+def test_a_stored_date_is_no_gap_whatever_the_rule_but_a_lost_one_is():
     d = dt.date
     # Sunday 30 March 2025 is no publication date by the rule; stored, it is one.
     stored = {d(2025, 3, 27), d(2025, 3, 28), d(2025, 3, 29), d(2025, 3, 30), d(2025, 4, 2)}
-    store_rates(warehouse, *stored)
-    assert find_gaps(warehouse, before=d(2025, 4, 3), limit=10) == [d(2025, 4, 1)]
+    assert find_gaps(stored, set(), before=d(2025, 4, 3), limit=10) == [d(2025, 4, 1)]
+    assert find_gaps(stored, {d(2025, 4, 1)}, before=d(2025, 4, 3), limit=10) == []
     assert missing_publication_dates(stored, d(2025, 3, 27), d(2025, 4, 2),
                                      unpublished={d(2025, 4, 1)}) == []

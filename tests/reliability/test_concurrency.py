@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from sco_etl.flows.cli import app
 from sco_etl.schemas import LOADS, RATES
 from sco_etl.schemas.errors import TransientSourceError, WarehouseBusyError
+from sco_etl.tasks.cbr.load import RatesResult
 from sco_etl.warehouse import Warehouse, merge
 from tests.fakes.cbr_server import status
 from tests.fakes.reliability import (
@@ -98,7 +99,7 @@ def test_two_ingestions_started_at_once_are_serialised(cbr_env, warehouse, tmp_p
         thread.start()
     for thread in threads:
         thread.join(WAIT * 2)
-    assert all(isinstance(outcome[name], dict) for name in ("first", "second")), outcome
+    assert all(isinstance(outcome[name], RatesResult) for name in ("first", "second")), outcome
     assert upserts.calls == 3, "the run that committed second was retried once"
     loads = warehouse.read(LOADS).to_pylist()
     assert [r["status"] for r in loads] == ["completed", "completed"]
@@ -211,7 +212,7 @@ def test_queries_keep_working_during_a_long_write(cbr_env, warehouse, tmp_path, 
         worker.join()
     after = held_open.execute("SELECT count(*) FROM rates").fetchone()[0]
     held_open.close()
-    assert isinstance(outcome["summary"], dict), outcome["summary"]
+    assert isinstance(outcome["summary"], RatesResult), outcome["summary"]
     assert failures == []
     assert counts == [before] * 9  # the last committed snapshot, while the write is open
     assert after == warehouse.read(RATES).num_rows > before  # the new one once committed

@@ -109,7 +109,7 @@ def cbr_states(tmp_path_factory, cbr_service, prefect_harness):
         after = before.parent / "after"
         shutil.copytree(before, after)
         summary = ingest_rates(**WINDOW, data_dir=str(after), cbr_url=cbr_service.url)
-    assert summary["inserted"] > 0
+    assert summary.inserted > 0
     return before, snapshot(Warehouse(after))
 
 
@@ -133,7 +133,7 @@ def test_cbr_transient_fault_is_retried_then_the_run_succeeds(cbr, cbr_states, f
     assert len(attempts) == 4
     after = snapshot(cbr.warehouse)
     assert after == cbr_states[1]
-    assert summary["inserted"] == 6  # 1-3 April for CNY and KZT
+    assert summary.inserted == 6  # 1-3 April for CNY and KZT
     assert [r["status"] for r in cbr.warehouse.read(LOADS).to_pylist()][-1] == "completed"
     assert leftovers(cbr.warehouse.root) == {"tmp": [], "orphans": [], "unreadable": []}
     assert lock_is_free(cbr.warehouse.root)

@@ -30,7 +30,7 @@ def test_the_corpus_is_complete():
 
 
 CBR_PARSERS = {"cbr_daily": parse_daily, "cbr_dynamic": parse_dynamic,
-               "cbr_directory": parse_directory}
+               "cbr_directory": lambda data: parse_directory(data, "daily")}
 
 
 @pytest.mark.parametrize("doc", [d for d in CBR_DOCUMENTS if "file" in d], ids=lambda d: d["id"])
@@ -69,30 +69,27 @@ def test_news_parser_gives_a_format_error_or_items(doc, attacker):
 def test_a_duplicated_element_is_a_bad_record_not_its_last_value():
     data = (HOSTILE / "cbr" / "duplicated_value_element.xml").read_bytes()
     parsed = parse_daily(data)
-    assert [r.char_code for r in parsed.records] == ["KZT", "KGS", "UZS", "INR"]
-    (bad,) = parsed.bad
+    assert parsed.records["char_code"].to_pylist() == ["KZT", "KGS", "UZS", "INR"]
+    (bad,) = parsed.rejected
     assert bad.reason == "duplicated element <Value>"
 
 
 def test_a_record_refused_before_validation_is_quarantined_not_a_crash():
-    import datetime as dt
-
-    from sco_etl.tasks.cbr.currencies import Directory, resolve
-    from sco_etl.tasks.cbr.extract import parse_documents
-    from sco_etl.tasks.cbr.planning import DynamicRequest
+    from sco_etl.tasks.cbr.currencies import Directory
+    from sco_etl.tasks.cbr.extract import rate_rows
+    from sco_etl.tasks.cbr.records import DirectoryEntry
     from sco_etl.tasks.run import Run
 
     data = (HOSTILE / "cbr" / "unknown_currency_dynamic.xml").read_bytes()
-    directory = Directory({"R01375": {"cbr_id": "R01375", "char_code": "CNY", "num_code": "156",
-                                      "frequency": "daily"}})
-    request = DynamicRequest("R01375", dt.date(2025, 3, 25), dt.date(2025, 4, 3))
-    batch = parse_documents([(request, data)], directory, resolve(directory, ["CNY"]),
-                            Run("run", "ingest-rates", {}))
-    assert batch.rows.num_rows == 2
-    (rejected,) = batch.rejected
-    assert rejected.reason == "unknown currency ID R99999"
-    assert rejected.record["cbr_id"] == "R99999"
-    assert parse_dynamic(data).cbr_id == "R01375"
+    directory = Directory({"R01375": DirectoryEntry("R01375", "R01375", "CNY", "156", "Юань",
+                                                    "China Yuan", 1, "daily", "directory")})
+    document = parse_dynamic(data)
+    rows, rejected = rate_rows(document.records, directory, Run("run", "ingest-rates", {}))
+    assert rows.num_rows == 2 and set(rows["char_code"].to_pylist()) == {"CNY"}
+    (refused,) = rejected
+    assert refused.reason == "unknown currency ID R99999"
+    assert refused.record["cbr_id"] == "R99999"
+    assert document.cbr_id == "R01375"
 
 
 @pytest.mark.parametrize(("source", "link", "fetched"), [

@@ -82,7 +82,7 @@ def test_no_answer_mixes_the_old_and_the_new_values(served, cbr_service):
             thread.join(timeout=120)
 
     assert errors == []
-    assert summary["updated"] == 2 and summary["revisions"] == 2
+    assert summary.updated == 2 and summary.revisions == 2
     before = (old["R01375"][1], old["R01270"][1])
     after = (new["R01375"][1], new["R01270"][1])
     assert set(answers) <= {before, after}, set(answers) - {before, after}
