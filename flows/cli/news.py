@@ -7,28 +7,39 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from sco_etl.flows.cli.common import DateOption, _date, _fail, console
+from sco_etl.flows.cli.common import (
+    Commands,
+    Format,
+    FormatOption,
+    _fail,
+    console,
+    date_option,
+    handled,
+)
 from sco_etl.flows.cli.server import use_background_server
-from sco_etl.flows.config import resolve
-from sco_etl.schemas.clock import MOSCOW
-from sco_etl.schemas.errors import ScoEtlError
 
-news_app = typer.Typer(help="Ingest SCO news, or search it.", invoke_without_command=True)
+news_app = Commands(help="Ingest SCO news, or search it.", invoke_without_command=True)
 
 
 @news_app.callback()
+@handled
 def news(
     ctx: typer.Context,
     feed: Annotated[list[str] | None, typer.Option(
-        "--feed", help="a feed or listing URL (repeatable); default SCO_ETL_NEWS_FEEDS, "
-                       "else InfoSHOS")] = None,
+        "--feed", metavar="URL",
+        help="a feed or listing URL (repeatable); default SCO_ETL_NEWS_FEEDS, else InfoSHOS",
+    )] = None,
     articles: Annotated[bool, typer.Option(
         "--articles/--no-articles", help="fetch the article pages of new items")] = True,
 ) -> None:
     """Ingest news: RSS/Atom feeds and headline listing pages, with their articles."""
     if ctx.invoked_subcommand is not None:
         return
-    use_background_server()
+    from sco_etl.flows.cli import inputs
+    from sco_etl.schemas.errors import ScoEtlError
+
+    inputs.feed_urls(feed)
+    use_background_server("sco_etl.flows.news")
     from sco_etl.flows.news import ingest_news
 
     try:
@@ -51,18 +62,37 @@ def news(
 def search(
     query: Annotated[str, typer.Argument(help="words to look for (stemmed where the item's "
                                               "language is English or Russian)")],
-    since: DateOption = None,
-    source: Annotated[str | None, typer.Option(help="only this feed or listing URL")] = None,
+    since: Annotated[str | None, date_option(
+        "only items published on or after this day (Moscow)")] = None,
+    source: Annotated[str | None, typer.Option(
+        metavar="URL", help="only this feed or listing URL")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="hits to print")] = 10,
+    format: FormatOption = Format.table,
 ) -> None:
     """Full-text search over titles, summaries and article text, best hits first."""
+    from sco_etl.flows.cli import inputs, render
+    from sco_etl.flows.config import resolve
+    from sco_etl.schemas.clock import MOSCOW
     from sco_etl.tasks.news.search import snippet
     from sco_etl.warehouse.search import search as search_news
 
-    try:
-        hits = search_news(resolve().warehouse(), query, _date(since), source, limit)
-    except ScoEtlError as error:
-        _fail(error)
+    words = inputs.search_words(query)
+    day = inputs.day(since, "--since")
+    warehouse = resolve().warehouse()
+    warehouse.require()  # the search index is made from the warehouse, never without one
+    hits = search_news(warehouse, words, day, source, limit)
+    if format != Format.table:
+        import pyarrow as pa
+
+        rows = [{"published_msk": f"{hit['published_at'].astimezone(MOSCOW):%d.%m.%Y %H:%M}",
+                 "source": hit["source"], "title": hit["title"], "url": hit["url"],
+                 "score": round(hit["score"], 4),
+                 "snippet": snippet(words, hit["body"], hit["summary"], hit["title"])}
+                for hit in hits.to_pylist()]
+        render.print_rows(console, pa.Table.from_pylist(rows, schema=pa.schema([
+            ("published_msk", pa.string()), ("source", pa.string()), ("title", pa.string()),
+            ("url", pa.string()), ("score", pa.float64()), ("snippet", pa.string())])), format)
+        return
     if hits.num_rows == 0:
         console.print(f"no news matches {query!r}")
         return
