@@ -78,11 +78,11 @@ def stored(warehouse) -> Path:
     return warehouse.root
 
 
-def imported_by(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess,
-                                                                set[str]]:
+def imported_by(args: list[str], env: dict[str, str], cwd: Path
+                ) -> tuple[subprocess.CompletedProcess, set[str]]:
     """Run the console script; what it printed, and the top-level packages it imported."""
     done = subprocess.run([sys.executable, "-X", "importtime", str(SCO_ETL), *args], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+                          cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
     packages = {line.rsplit("|", 1)[-1].strip().split(".")[0]
                 for line in done.stderr.splitlines() if line.startswith("import time:")}
     return done, packages
@@ -95,7 +95,7 @@ def imported_by(args: list[str], env: dict[str, str]) -> tuple[subprocess.Comple
 def test_quick_commands_import_no_prefect(args, stored, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SCO_ETL_"))}
     env.update(SCO_ETL_DATA_DIR=str(stored), COLUMNS="200")
-    done, packages = imported_by(args, env)
+    done, packages = imported_by(args, env, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "prefect" not in packages and "duckdb" in packages
 
@@ -105,7 +105,7 @@ def test_help_imports_nothing_heavy(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SCO_ETL_"))}
     env.update(SCO_ETL_DATA_DIR=str(tmp_path / "data"))
     for args in (["--help"], ["rates", "--help"], ["board", "--help"]):
-        done, packages = imported_by(args, env)
+        done, packages = imported_by(args, env, tmp_path)
         assert done.returncode == 0 and "Usage: sco-etl" in done.stdout, done.stderr
         assert not packages & {"prefect", "pyarrow", "duckdb", "pandas", "numpy", "httpx",
                                "requests", "psutil"}, (args, sorted(packages))
