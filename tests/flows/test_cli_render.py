@@ -162,3 +162,29 @@ def test_the_run_log_is_made_by_its_first_record_and_keeps_the_last_ten(tmp_path
     assert handler.path.name in kept and "hello" in handler.path.read_text()
     assert kept[0] == "rates-20200104T000000.000000Z.log"  # the three oldest went
     assert (folder / "news-20200101T000000.000000Z.log").exists()
+
+
+def test_every_option_says_what_it_is_for():
+    """Help text for every option and argument, and dates shown as YYYY-MM-DD."""
+    import typer.main
+
+    missing, placeholders = [], {}
+
+    def walk(command, path: str) -> None:
+        for param in command.params:
+            if param.name not in {"help", "install_completion", "show_completion"} and not (
+                    getattr(param, "help", None)):
+                missing.append(f"{path} {param.name}")
+            if param.name in {"date", "start", "end", "since"}:
+                placeholders[f"{path} --{param.name}"] = param.metavar
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(typer.main.get_command(app), "sco-etl")
+    assert missing == []
+    assert {path: metavar for path, metavar in placeholders.items()
+            if metavar not in {"YYYY-MM-DD", "TIME"}} == {}
+    assert "--start" in " ".join(placeholders) and "news search --since" in " ".join(
+        placeholders)
+    shown = runner.invoke(app, ["rates", "--help"], env={"COLUMNS": "120"}).stdout
+    assert "YYYY-MM-DD" in shown and "%Y" not in shown
