@@ -74,6 +74,8 @@ class ServerRecord:
     started_at: str
     idle_minutes: float = DEFAULT_IDLE_MINUTES
     """It stops itself after this long without use (0: never)."""
+    serving: bool = False
+    """The server of a `sco-etl serve`, which stops it when it ends."""
 
     @property
     def api_url(self) -> str:
@@ -82,6 +84,8 @@ class ServerRecord:
     @property
     def lifetime(self) -> str:
         """How long it lives, for people."""
+        if self.serving:
+            return "stops when its `sco-etl serve` ends"
         if not self.idle_minutes:
             return "runs until `sco-etl server stop`"
         return f"stops itself after {_minutes(self.idle_minutes)} without use"
@@ -220,6 +224,25 @@ def stop(home: Path) -> ServerRecord | None:
     return record
 
 
+@contextlib.contextmanager
+def recorded(home: Path, server: LocalServer) -> Iterator[ServerRecord]:
+    """`server`, which a `sco-etl serve` runs for its own life, recorded as this data
+    directory's server meanwhile: a flow command in another terminal then uses it, rather
+    than start a second server on the same database."""
+    record = ServerRecord(pid=server.process.pid, port=server.port, url=server.url,
+                          log=str(server.log), started_at=_utc_now().isoformat(timespec="seconds"),
+                          idle_minutes=0, serving=True)
+    lock = _acquire(home)
+    try:
+        _write(home, record)
+    finally:
+        _release(lock)
+    try:
+        yield record
+    finally:
+        _forget(home, record.pid)
+
+
 def running(home: Path) -> ServerRecord | None:
     """The recorded server if it answers, marked as in use; else None."""
     if not home.is_dir():
@@ -257,7 +280,7 @@ def use(home: Path, record: ServerRecord) -> None:
     atexit.register(touch, home)  # the idle time counts from the end of the command
 
 
-def describe(home: Path) -> str:
+def describe(home: Path, auto_start: bool = True) -> str:
     """Where runs are recorded, in a line of `sco-etl status` (without importing Prefect)."""
     configured = os.environ.get("PREFECT_API_URL")
     record = read_record(home) if home.is_dir() else None
@@ -265,7 +288,8 @@ def describe(home: Path) -> str:
         unused = f"; the sco-etl server at {record.url} is not used" if record else ""
         return f"{configured} (PREFECT_API_URL){unused}"
     if record is None:
-        return "none — the next `sco-etl rates`, `news` or `maintain` starts one"
+        return ("none — the next `sco-etl rates`, `news` or `maintain` starts one" if auto_start
+                else f"none — {TEMPORARY} (SCO_ETL_AUTO_SERVER=0)")
     if not is_healthy(record.url):
         return (f"the sco-etl server at {record.url} (pid {record.pid}) does not answer — "
                 "the next run replaces it")

@@ -14,7 +14,7 @@ from rich.console import Console
 from sco_etl.flows.background_server import describe, prefect_home
 from sco_etl.flows.cli import render
 from sco_etl.flows.cli.common import Format
-from sco_etl.flows.config import Config
+from sco_etl.flows.config import Config, auto_server
 from sco_etl.schemas.clock import MOSCOW, utc_now
 from sco_etl.tasks import freshness
 from sco_etl.tasks.cbr.gaps import missing_publication_dates
@@ -41,7 +41,7 @@ def print_status(console: Console, config: Config, format: Format = Format.table
             "catalog": redacted(config.lake.catalog), "data_path": config.lake.data_path,
             "snapshot": {"id": status.snapshot_id,
                          "time": render.json_value(status.snapshot_time)},
-            "prefect_server": describe(prefect_home(config.data_dir)),
+            "prefect_server": prefect_server(config),
             "freshness": freshness_checks(config.warehouse()),
             "rates": {"first": render.json_value(status.first_rate_date),
                       "latest": render.json_value(status.latest_rate_date),
@@ -57,8 +57,7 @@ def print_status(console: Console, config: Config, format: Format = Format.table
     console.print(f"[bold]warehouse[/] {redacted(config.lake.catalog)} → {config.lake.data_path}"
                   f" (snapshot {status.snapshot_id} of {status.snapshot_time:%Y-%m-%d %H:%M:%S %Z};"
                   " `sco-etl catalog` prints how to attach it)", soft_wrap=True)
-    console.print(f"[bold]prefect server[/] {describe(prefect_home(config.data_dir))}",
-                  soft_wrap=True)
+    console.print(f"[bold]prefect server[/] {prefect_server(config)}", soft_wrap=True)
     print_freshness(console, config.warehouse())
     if status.latest_rate_date is None:
         console.print("rates: none yet — run `sco-etl rates` (or `--start 1992-07-01`)")
@@ -80,7 +79,7 @@ def print_status(console: Console, config: Config, format: Format = Format.table
 def print_no_warehouse(console: Console, config: Config, message: str,
                        format: Format = Format.table) -> None:
     """What status says before `sco-etl rates` made a warehouse: that, and where runs go."""
-    server = describe(prefect_home(config.data_dir))
+    server = prefect_server(config)
     if format == Format.json:
         console.file.write(json.dumps({"data_dir": str(config.data_dir), "warehouse": None,
                                        "message": message, "prefect_server": server},
@@ -88,6 +87,11 @@ def print_no_warehouse(console: Console, config: Config, message: str,
         return
     console.print(message, highlight=False, soft_wrap=True)
     console.print(f"[bold]prefect server[/] {server}", soft_wrap=True)
+
+
+def prefect_server(config: Config) -> str:
+    """Where flow runs are recorded: a line of `describe`."""
+    return describe(prefect_home(config.data_dir), auto_server())
 
 
 def freshness_checks(warehouse: Warehouse) -> list[dict]:

@@ -28,6 +28,7 @@ from pytest_httpserver import HTTPServer
 from sco_etl.flows import background_server
 from sco_etl.flows.server import free_port, is_healthy
 from sco_etl.schemas.clock import MOSCOW
+from sco_etl.warehouse import Warehouse
 from tests.deploy.schedule_support import ROOT, kill_tree, listening, subprocess_env
 from tests.fakes.cbr_server import FakeCbr
 
@@ -232,6 +233,7 @@ def test_an_unused_server_stops_itself(env, tmp_path):
 def test_two_runs_at_once_start_one_server(env, tmp_path):
     here = {**env, "SCO_ETL_DATA_DIR": str(tmp_path / "data"),
             "PREFECT_SERVER_API_PORT": str(free_port(None))}
+    Warehouse(tmp_path / "data").migrate()  # the server is the question here, not a new lake
     runs = [subprocess.Popen([str(SCO_ETL), "rates"], cwd=ROOT, env=here, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             for _ in range(2)]
@@ -245,6 +247,36 @@ def test_two_runs_at_once_start_one_server(env, tmp_path):
         for run in runs:
             kill_tree(run.pid)
         sco_etl(["server", "stop"], here)
+
+
+def test_a_run_beside_serve_uses_the_server_serve_started(env, tmp_path):
+    """Not a second server on the same database: serve's own is recorded while it runs."""
+    here = {**env, "SCO_ETL_DATA_DIR": str(tmp_path / "data"),
+            "PREFECT_SERVER_API_PORT": str(free_port(None))}
+    state = tmp_path / "data" / "prefect" / "server.json"
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        serving = subprocess.Popen(
+            [str(SCO_ETL), "serve", "--deployment", "freshness", "--cron", "0 0 1 1 *"],
+            cwd=ROOT, env=here, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not state.exists():
+            assert serving.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.25)
+        record = json.loads(state.read_text())
+        assert record["serving"] is True
+        status, output = sco_etl(["rates"], here)
+        assert status == 0 and "sco-etl server" not in output, output
+        assert len(flow_runs(record["url"], "ingest-rates")) == 1
+        assert sco_etl(["server", "status"], here)[1].startswith(
+            f"sco-etl server running at {record['url']} (pid {record['pid']}")
+        os.killpg(serving.pid, signal.SIGINT)
+        assert serving.wait(60) == 0, log.read_text()
+    finally:
+        kill_tree(serving.pid)
+    assert not state.exists()
 
 
 def test_with_auto_start_off_a_run_uses_a_temporary_server(env, tmp_path):
