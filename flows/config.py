@@ -85,6 +85,15 @@ def resolve(
     )
 
 
+def resolve_warehouse(data_dir: str | None = None) -> Warehouse:
+    """The warehouse alone, for a command that only reads it (no source settings needed)."""
+    from sco_etl.warehouse import Warehouse
+
+    root = resolve_data_dir(data_dir)
+    return Warehouse(root, _non_negative("SCO_ETL_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT),
+                     resolve_lake(root))
+
+
 def resolve_data_dir(data_dir: str | None = None) -> Path:
     """The data directory: explicit, else `SCO_ETL_DATA_DIR`, else `./data`; absolute."""
     root = Path(data_dir or os.environ.get("SCO_ETL_DATA_DIR") or DEFAULT_DATA_DIR)

@@ -62,12 +62,12 @@ def board(
 ) -> None:
     """The SCO currencies/ruble box as of a date (default: today, Moscow)."""
     from sco_etl.flows.cli import inputs, render
-    from sco_etl.flows.config import resolve
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.schemas.clock import moscow_today
     from sco_etl.warehouse import reports
 
     day = inputs.day(date, "--date") or moscow_today()
-    warehouse = resolve().warehouse()
+    warehouse = resolve_warehouse()
     moment = inputs.known_at(known_at, warehouse)
     rows = reports.board_rows(warehouse, day, known_at=moment)
     if format == Format.table:  # people read a status as words: "dialogue partner"
@@ -87,10 +87,10 @@ def query(
 ) -> None:
     """Run a read-only SQL query over the warehouse tables and views."""
     from sco_etl.flows.cli import inputs, render
-    from sco_etl.flows.config import resolve
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.warehouse import run_query
 
-    warehouse = resolve().warehouse()
+    warehouse = resolve_warehouse()
     rows = run_query(warehouse, sql, known_at=inputs.known_at(known_at, warehouse))
     render.print_rows(console, rows, format)
 
@@ -98,14 +98,14 @@ def query(
 @app.command()
 def catalog() -> None:
     """Print the SQL a plain DuckDB client runs to attach the warehouse read-only."""
-    from sco_etl.flows.config import resolve
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.warehouse.lake import reader_versions
 
-    config = resolve()
-    config.warehouse().require()  # installs the extensions: a plain client then autoloads them
-    for line in reader_versions(config.lake).comments():
+    warehouse = resolve_warehouse()
+    warehouse.require()  # installs the extensions: a plain client then autoloads them
+    for line in reader_versions(warehouse.lake).comments():
         sys.stdout.write(f"-- {line}\n")
-    for statement in config.lake.reader_statements():
+    for statement in warehouse.lake.reader_statements():
         sys.stdout.write(statement + ";\n")
 
 
@@ -120,12 +120,12 @@ def changes(
 ) -> None:
     """What each table gained or changed since a moment (DuckLake's change feed)."""
     from sco_etl.flows.cli import inputs, render
-    from sco_etl.flows.config import resolve
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.warehouse import history
 
     moment = inputs.moment(since, "--since")
     name = inputs.table_name(table)
-    warehouse = resolve().warehouse()
+    warehouse = resolve_warehouse()
     if name:
         render.print_rows(console, history.table_changes(warehouse, name, moment), format,
                           title=f"{name}: changes since {moment}")
@@ -143,9 +143,9 @@ def maintain(
         min=0, help="keep time travel this many days back")] = 90,
 ) -> None:
     """Merge small files, expire snapshots past the retention, delete files no one needs."""
-    from sco_etl.flows.config import resolve
+    from sco_etl.flows.config import resolve_warehouse
 
-    resolve().warehouse().require()  # maintenance creates no warehouse
+    resolve_warehouse().require()  # maintenance creates no warehouse
     use_background_server("sco_etl.flows.maintain")
     from sco_etl.flows.maintain import maintain_warehouse
 
@@ -160,10 +160,10 @@ def maintain(
 def export(target: Annotated[Path, typer.Argument(
         help="folder to write (replaced whole; its parent is created if missing)")]) -> None:
     """Write a plain hive-partitioned Parquet copy of the current snapshot."""
-    from sco_etl.flows.config import resolve
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.warehouse.export import export as export_lake
 
-    counts = export_lake(resolve().warehouse(), target)
+    counts = export_lake(resolve_warehouse(), target)
     console.print(f"[green]exported to {target}:[/] " + ", ".join(
         f"{name} {rows}" for name, rows in counts.items()))
 
@@ -235,11 +235,11 @@ def plot(
     """Draw CBR rates as a PNG: indexed to 100 on the first day (default), or --per-unit."""
     from sco_etl.flows.cli import inputs
     from sco_etl.flows.cli.plot import default_start, member_currency_codes, plot_rates
-    from sco_etl.flows.config import resolve
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.schemas.clock import moscow_today
 
     first, last = inputs.period(start, end)
-    warehouse = resolve().warehouse()
+    warehouse = resolve_warehouse()
     warehouse.require()
     today = moscow_today()
     codes = inputs.currency_codes(currencies, warehouse) or member_currency_codes(today)

@@ -10,12 +10,15 @@ tomorrow's (Moscow), so dates outside those bounds ask for something no source h
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sco_etl.schemas.checks import FIRST_RATE_DATE, ISO_ALPHA_CODE
 from sco_etl.schemas.clock import moscow_tomorrow, utc_now
 from sco_etl.schemas.errors import InputError, NoWarehouseError
 from sco_etl.schemas.reference import default_sco_currency_codes
-from sco_etl.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from sco_etl.warehouse import Warehouse
 
 DATE_FORMAT = "YYYY-MM-DD"
 MOMENT_EXAMPLE = "2025-04-01T18:00+03:00"

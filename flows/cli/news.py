@@ -71,14 +71,14 @@ def search(
 ) -> None:
     """Full-text search over titles, summaries and article text, best hits first."""
     from sco_etl.flows.cli import inputs, render
-    from sco_etl.flows.config import resolve
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.schemas.clock import MOSCOW
     from sco_etl.tasks.news.search import snippet
     from sco_etl.warehouse.search import search as search_news
 
     words = inputs.search_words(query)
     day = inputs.day(since, "--since")
-    warehouse = resolve().warehouse()
+    warehouse = resolve_warehouse()
     warehouse.require()  # the search index is made from the warehouse, never without one
     hits = search_news(warehouse, words, day, source, limit)
     if format != Format.table:

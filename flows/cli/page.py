@@ -27,16 +27,15 @@ def page(
 ) -> None:
     """Write the seed page for a day (default: today, Moscow) as static HTML."""
     from sco_etl.flows.cli import inputs
-    from sco_etl.flows.config import resolve
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.schemas.clock import moscow_today
     from sco_etl.tasks.page.build import build_day
 
     day = inputs.day(date, "--date") or moscow_today()
-    config = resolve()
-    warehouse = config.warehouse()
+    warehouse = resolve_warehouse()
     moment = inputs.known_at(known_at, warehouse)
     warehouse.require()  # before the folder of the pages is made
-    folder = output or config.data_dir / "site"
+    folder = output or warehouse.root / "site"
     written = build_day(warehouse, day, folder, known_at=moment)
     console.print(f"[green]wrote {written.index}[/] ({written.articles} article pages, "
                   f"{written.bytes // 1024} KB)")

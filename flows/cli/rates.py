@@ -55,11 +55,11 @@ def rates(
 ) -> None:
     """Ingest CBR rates: catch up since the last stored date, or backfill --start..--end."""
     from sco_etl.flows.cli import inputs
-    from sco_etl.flows.config import resolve
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.schemas.errors import ScoEtlError
 
     first, last = inputs.period(start, end)
-    codes = inputs.currency_codes(currencies, resolve().warehouse())
+    codes = inputs.currency_codes(currencies, resolve_warehouse())
     use_background_server("sco_etl.flows.rates")
     from sco_etl.flows.rates import ingest_rates
 
