@@ -1,89 +1,39 @@
-"""Section 4: the news pipeline, through the news engineer's `benchmarks/news_bench.py`.
+"""Section 4: the news pipeline on the realistic workload of `benchmarks/news_workload.py`.
 
-That module owns the workload (a synthetic RSS feed of N items, article pages) and the
-article-extraction timing; this job runs its feed through `ingest_news` under the suite's
-running Prefect server: a 10,000-item ingest, the same document again (nothing to write),
-and a rebuilt document with the same items (every item parsed and compared, nothing to write).
+40 sources × 50 items (the quick profile: fewer), 90 % answering 304, the rest 5 new items
+each and their article pages, run through `ingest_news` under the suite's running Prefect
+server at the default request interval, against the politeness floor (the time the interval
+alone imposes on the requests made). `benchmarks/news_bench.py` runs the same workload side
+by side for two trees.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import time
+import logging
+import statistics
 from pathlib import Path
-
-REBUILT = "Mon, 13 Jan 2020 16:00:00 +0300"
-
-
-def load_news_bench():
-    """`benchmarks.news_bench`, imported with the environment kept as it was.
-
-    Importing it sets SCO_ETL_REQUEST_INTERVAL=0 for its own runs; the environment is put
-    back so that the rates jobs of an in-process run keep the default politeness.
-    """
-    saved = dict(os.environ)
-    try:
-        return importlib.import_module("benchmarks.news_bench")
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def measure(params: dict) -> dict:
-    """Job `news`: ingest, re-ingest unchanged (same bytes, then rebuilt), article extraction."""
-    bench = load_news_bench()
-    from pytest_httpserver import HTTPServer
-    from werkzeug import Response
+    """Job `news`: load the sources once, then time `rounds` rounds of the workload."""
+    from benchmarks import news_workload as workload
 
-    from sco_etl.flows.news import ingest_news
-    from sco_etl.schemas import NEWS
-    from sco_etl.warehouse import Warehouse
-
-    items = params["items"]
-    feeds = {"/rss.xml": bench.make_feed(items), "/tiny.xml": bench.make_feed(1)}
-    server = HTTPServer(host="127.0.0.1", threaded=True)
-    for path in feeds:
-        server.expect_request(path).respond_with_handler(
-            lambda request, path=path: Response(
-                feeds[path], content_type="application/rss+xml; charset=utf-8"))
-    server.start()
-    root = Path(params["root"])
-    figures: dict = {"status": "measured", "items": items, "feed_bytes": len(feeds["/rss.xml"])}
-
-    def ingest(path: str, data: Path) -> tuple[dict, float]:
-        started, cpu = time.perf_counter(), time.process_time()
-        summary = ingest_news(feeds=[server.url_for(path)], fetch_articles=False,
-                              data_dir=str(data))
-        cpu_seconds.append(time.process_time() - cpu)
-        return summary, time.perf_counter() - started
-
-    cpu_seconds: list[float] = []
-
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    site = workload.WorkloadSite(params.get("sources", workload.SOURCES),
+                                 params.get("items", workload.ITEMS))
+    server = workload.serve(site)
     try:
-        if params.get("warm_up", True):  # also Prefect's cost of one news flow run
-            _, figures["tiny_feed_seconds"] = ingest("/tiny.xml", root / "news-warmup")
-        else:
-            cpu_seconds.append(None)
-        data = root / "news"
-        first, figures["ingest_seconds"] = ingest("/rss.xml", data)
-        figures["ingest_rows_written"] = first["inserted"] + first["updated"]
-        before = bench.news_files(data)
-        same, figures["reingest_same_seconds"] = ingest("/rss.xml", data)
-        figures["reingest_same_rows_written"] = same["inserted"] + same["updated"]
-        feeds["/rss.xml"] = bench.make_feed(items, build=REBUILT)
-        rebuilt, figures["reingest_rebuilt_seconds"] = ingest("/rss.xml", data)
-        figures["reingest_rebuilt_rows_written"] = rebuilt["inserted"] + rebuilt["updated"]
-        figures["reingest_rebuilt_unchanged"] = rebuilt["unchanged"]
-        after = bench.news_files(data)
-        figures["news_files_rewritten_by_reingests"] = sum(
-            before.get(path) != mtime for path, mtime in after.items())
-        figures["news_rows"] = Warehouse(data).read(NEWS, columns=["item_id"]).num_rows
-        figures["cpu_seconds"] = dict(zip(
-            ("tiny", "ingest", "reingest_same", "reingest_rebuilt"), cpu_seconds, strict=True))
+        figures = workload.run_rounds(site, Path(params["root"]) / "news",
+                                      params.get("rounds", 3))
     finally:
         server.clear()
         server.stop()
-    bench.ARTICLES = params["articles"]  # the module's own knob: pages to extract
-    figures.update(bench.bench_articles())
+    rounds = figures["rounds"]
+    figures.update(
+        status="measured", sources=site.sources, items=site.items,
+        changed_sources=site.changed_per_round, median_seconds=statistics.median(
+            r["seconds"] for r in rounds),
+        floor_seconds=statistics.median(r["floor_seconds"] for r in rounds),
+        requests=statistics.median(r["requests"] for r in rounds))
+    figures["times_floor"] = figures["median_seconds"] / figures["floor_seconds"]
     return figures

@@ -206,25 +206,14 @@ def _news(figures: dict) -> list[str]:
     if news.get("status") != "measured":
         why = news.get("reason") or news.get("error") or ""
         return [f"4. News: {news.get('status', 'not measured')} — {why}"]
-    cpu = news.get("cpu_seconds", {})
     rows = [
-        (f"ingest a {news['items']:,}-item feed (s)", _s(news["ingest_seconds"])),
-        ("  CPU time of the process (s)", _s(cpu.get("ingest"))),
-        ("  rows written", f"{news['ingest_rows_written']:,}"),
-        ("re-ingest, same document (s)", _s(news["reingest_same_seconds"])),
-        ("  rows written", str(news["reingest_same_rows_written"])),
-        ("  CPU time (s)", _s(cpu.get("reingest_same"))),
-        ("re-ingest, rebuilt document, same items (s)", _s(news["reingest_rebuilt_seconds"])),
-        ("  CPU time (s)", _s(cpu.get("reingest_rebuilt"))),
-        ("  rows written", str(news["reingest_rebuilt_rows_written"])),
-        ("news files rewritten by the re-ingests", str(news["news_files_rewritten_by_reingests"])),
-        ("a 1-item feed, for Prefect's per-run cost (s)", _s(news.get("tiny_feed_seconds"))),
-        ("article extraction, site layout (ms, median)",
-         f"{news['article_extract_layout_ms_median']:.1f}"),
-        ("article extraction, trafilatura fallback (ms, median)",
-         f"{news['article_extract_trafilatura_ms_median']:.1f}"),
-        (f"fetch + extract {news['articles_fetched']} articles, 4 workers (ms each)",
-         f"{news['article_fetch_and_extract_ms_per_article']:.1f}"),
+        (f"{news['sources']} sources × {news['items']} items, {news['changed_sources']} "
+         "changed a round", ""),
+        ("  a round, median (s)", _s(news["median_seconds"])),
+        ("  requests a round", f"{news['requests']:.0f}"),
+        ("  politeness floor: requests × interval (s)", _s(news["floor_seconds"])),
+        ("  times the floor", f"{news['times_floor']:.2f}"),
+        ("  loading the sources first, unpaced (s)", _s(news["setup_seconds"])),
     ]
     return _table("4. News", ["value"], [(label, [value]) for label, value in rows])
 

@@ -90,9 +90,10 @@ def run_suite(profile: Profile, latencies_ms: list[int], inline: bool = False,
                 timer.lap("queries")
                 log.info("news")
                 figures["news"] = _guarded(
-                    suite.job, "news", {"root": str(work / "news"), "items": profile.news_items,
-                                        "articles": profile.news_articles,
-                                        "warm_up": profile.warm_up})
+                    suite.job, "news", {"root": str(work / "news"),
+                                        "sources": profile.news_sources,
+                                        "items": profile.news_items,
+                                        "rounds": profile.news_rounds})
                 timer.lap("news")
                 if profile.cli and not inline:
                     log.info("command line")

@@ -6,7 +6,7 @@ Imports no Prefect and does no I/O beyond reading the package's own reference fi
 from sco_etl.schemas.currencies import CURRENCIES
 from sco_etl.schemas.ledger import LOADS, QUARANTINE
 from sco_etl.schemas.mentions import COUNTRY_TERMS, NEWS_MENTIONS
-from sco_etl.schemas.news import FEED_STATE, NEWS, NEWS_ITEM_HASHES, NEWS_REVISIONS
+from sco_etl.schemas.news import FEED_STATE, NEWS, NEWS_REVISIONS
 from sco_etl.schemas.rates import RATE_REVISIONS, RATES, UNPUBLISHED_DATES
 from sco_etl.schemas.reference import CURRENCY_LINEAGE, SCO_COUNTRIES
 from sco_etl.schemas.table import Column, Rejection, Table, Validated, to_arrow, validate
@@ -18,7 +18,6 @@ __all__ = [
     "FEED_STATE",
     "LOADS",
     "NEWS",
-    "NEWS_ITEM_HASHES",
     "NEWS_MENTIONS",
     "NEWS_REVISIONS",
     "QUARANTINE",

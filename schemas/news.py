@@ -1,5 +1,4 @@
-"""The news tables: `news` (one row per item), its revision log, the per-feed HTTP state, and
-the hashes that let an unchanged item of a changed document go unparsed."""
+"""The news tables: `news` (one row per item), its revision log, and the per-feed HTTP state."""
 
 from __future__ import annotations
 
@@ -16,6 +15,8 @@ UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 PUBLISHED_SOURCES = ("feed", "listing", "article", "first_seen")
 """Where `published_at` came from, best first."""
+BODY_SOURCES = ("feed", "article")
+"""Where `body` came from: the feed's own full text, or the article page's."""
 
 FIRST_NEWS_TIME = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 # A feed may run a little ahead of our clock; anything further in the future is a zone bug.
@@ -57,7 +58,12 @@ NEWS = Table(
                doc="plain text of the summary"),
         Column("summary_html", pa.string(), nullable=True, doc="the summary, sanitised HTML"),
         Column("body", pa.string(), nullable=True, checks=(PLAIN_TEXT,),
-               doc="plain text of the article page, when fetched"),
+               doc="plain text paragraphs: the feed's full text (Atom content, RSS "
+                   "content:encoded) until an article page gives a better one"),
+        Column("body_from", pa.string(), nullable=True,
+               checks=(Rule.isin(BODY_SOURCES, name="body_from"),),
+               doc="feed or article; null without a body (or, for a body stored before "
+                   "this column, article)"),
         Column("author", pa.string(), nullable=True, checks=(PLAIN_TEXT, NO_MARKUP)),
         Column("language", pa.string(), nullable=True),
         Column("published_at", UTC_TIMESTAMP, checks=(PUBLISHED_RANGE,),
@@ -68,7 +74,8 @@ NEWS = Table(
         Column("duplicate_of", pa.string(), nullable=True,
                doc="item_id of the first item with the same canonical url, if not this one"),
         Column("article_attempts", pa.int32(), doc="article page fetches tried so far"),
-        Column("article_error", pa.string(), nullable=True, doc="why the last one failed"),
+        Column("article_error", pa.string(), nullable=True,
+               doc="why the last one failed, in words (HTTP 404, no article text, …)"),
         Column("content_hash", pa.string(), doc="sha256 of url, title and summary_html"),
         Column("first_seen_at", UTC_TIMESTAMP),
         Column("updated_at", UTC_TIMESTAMP, doc="when the row last changed"),
@@ -117,22 +124,4 @@ FEED_STATE = Table(
         Column("status_since", UTC_TIMESTAMP, doc="when the status last changed"),
     ),
     key=("source",),
-)
-
-NEWS_ITEM_HASHES = Table(
-    name="news_item_hashes",
-    doc="Per news item, a hash of the bytes it was last read from, so that an unchanged item "
-        "of a changed document is not parsed again. Losing it costs only parsing time.",
-    columns=(
-        Column("item_id", pa.string(), checks=(HEX_ID,), doc="news.item_id"),
-        Column("source", pa.string(), doc="news.source"),
-        Column("raw_hash", pa.string(), checks=(HEX_ID,),
-               doc="blake2b of the item's raw bytes (a listing: of its block as read), keyed "
-                   "with what it inherits from its document (parser version, site link, "
-                   "language, the markup around the items)"),
-        Column("row_updated_at", UTC_TIMESTAMP,
-               doc="news.updated_at when the hash was taken: a row changed since by anything "
-                   "else (an article page, an older release, a hand) is read again"),
-    ),
-    key=("item_id",),
 )

@@ -11,7 +11,10 @@ whatever the rule says, and a date CBR confirmed it set no rate on is none. Only
 installed `holidays` release does not know yet still makes the check call rates late until
 CBR's next publication.
 
-News: each source should show something new at least once per cadence (its maximum age).
+News: each source should publish something new at least once per cadence (its maximum age),
+judged by its newest item's own publication time: a feed still serving items from 2019 is
+late however recently we fetched it. A source that never gave an item is late since it was
+first fetched.
 
 No I/O here: the caller reads the warehouse and passes the clock in.
 """
@@ -40,7 +43,8 @@ class Freshness:
     subject: str
     """`rates`, or `news <source>`."""
     latest: dt.date | dt.datetime | None
-    """The newest stored effective date (rates) or activity time (news); None: nothing stored."""
+    """The newest stored effective date (rates) or item publication time (news); None:
+    nothing stored."""
     expected: dt.date | dt.datetime
     """The newest effective date that should be stored (rates), or the deadline for news."""
     late_since: dt.datetime | None
@@ -83,11 +87,14 @@ class StoredRates:
 
 @dataclass(frozen=True)
 class SourceActivity:
-    """The newest item a news source gave us: its own publication time and when we saw it."""
+    """A news source as the warehouse knows it."""
 
     source: str
     latest_published_at: dt.datetime | None
-    latest_first_seen_at: dt.datetime | None
+    """Its newest item's own publication time; None: no item stored."""
+    watched_since: dt.datetime | None = None
+    """Since when its fetches have had their current outcome (`feed_state.status_since`):
+    for a source that always failed, its first fetch."""
 
 
 @dataclass(frozen=True)
@@ -162,21 +169,24 @@ def news_freshness(
     max_age: dt.timedelta = DEFAULT_NEWS_MAX_AGE,
     max_age_by_source: Mapping[str, dt.timedelta] | None = None,
 ) -> list[Freshness]:
-    """One verdict per news source: late once nothing new has arrived for its maximum age.
+    """One verdict per news source: late once its newest item is older than its maximum age.
 
-    A source's last activity is the newer of its newest item's publication time (capped at
-    `now`: a feed with a zone bug may date items in the future) and the time we first saw
-    its newest item, so a source that backfills old items still counts as alive.
+    The newest item's publication time is capped at `now`: a feed with a zone bug may date
+    items in the future. A source without items is late since it was first fetched (or now).
     """
     _require_aware(now)
     verdicts = []
     for source in sorted(activity, key=lambda a: a.source):
-        times = [t for t in (source.latest_published_at, source.latest_first_seen_at) if t]
-        last = min(max(times), now) if times else None
+        last = source.latest_published_at
         allowed = (max_age_by_source or {}).get(source.source, max_age)
-        deadline = (last + allowed) if last else now
-        late_since = deadline if deadline < now or last is None else None
-        verdicts.append(Freshness(f"news {source.source}", last, deadline, late_since))
+        if last is None:
+            since = min(source.watched_since or now, now)
+            verdicts.append(Freshness(f"news {source.source}", None, since, since))
+            continue
+        last = min(last, now)
+        deadline = last + allowed
+        verdicts.append(Freshness(f"news {source.source}", last, deadline,
+                                  deadline if deadline < now else None))
     return verdicts
 
 

@@ -19,6 +19,7 @@ import tenacity
 
 from sco_etl.schemas.errors import SourceRejectedError, TransientSourceError
 from sco_etl.tasks import settings
+from sco_etl.tasks.run import Run
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,15 @@ class Response:
 
 @dataclass
 class HttpClient:
-    """A requests session with sco-etl's policy; safe to share between threads."""
+    """A requests session with sco-etl's policy; safe to share between threads.
+
+    With a `run`, every request and retry is reported to it (`Run.requested`,
+    `Run.retrying`).
+    """
 
     policy: HttpPolicy = field(default_factory=HttpPolicy)
     requests_made: int = 0
+    run: Run | None = None
 
     def __post_init__(self) -> None:
         self._session = requests.Session()
@@ -158,6 +164,9 @@ class HttpClient:
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception()
+        if self.run is not None:
+            self.run.retrying(error.cause or "failed", state.attempt_number,
+                              self.policy.attempts)
         # `retry` lets the CLI show the retries on its progress line, not as log lines.
         log.warning("%s (attempt %d/%d); retrying in %.1f s", error, state.attempt_number,
                     self.policy.attempts, state.upcoming_sleep,
@@ -211,6 +220,8 @@ class HttpClient:
             slot = max(now, self._next_slot)
             self._next_slot = slot + self.policy.min_interval
             self.requests_made += 1
+        if self.run is not None:
+            self.run.requested()
         if slot > now:
             time.sleep(slot - now)
 

@@ -2,49 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pyarrow as pa
 
-from sco_etl.schemas.news import NEWS, NEWS_ITEM_HASHES
+from sco_etl.schemas.news import NEWS
 from sco_etl.warehouse.store import Warehouse, lookup_rows
 
 URL_COLUMNS = ["item_id", "url", "duplicate_of", "first_seen_at"]
 
-# An item may go unparsed only when parsing it again could not change its row: nothing wrote
-# the row since its hash was taken, no article is still to come for it (`_with_article` fills
-# only an empty body), and it is linked to the item a fresh join would link it to (the first
-# stored non-duplicate with its url, else none).
-REUSABLE = f"""
-WITH mine AS (
-    SELECT n.item_id, n.source, n.url, n.duplicate_of, h.raw_hash
-    FROM "{NEWS.name}" n JOIN "{NEWS_ITEM_HASHES.name}" h USING (item_id)
-    WHERE list_contains($sources::VARCHAR[], n.source) AND h.source = n.source
-      AND h.row_updated_at = n.updated_at AND (NOT $with_articles OR n.body IS NOT NULL)
-),
-primaries AS (
-    SELECT url, first(item_id ORDER BY first_seen_at, item_id) AS primary_id
-    FROM "{NEWS.name}"
-    WHERE duplicate_of IS NULL AND url IN (SELECT url FROM mine)
-    GROUP BY url
-)
-SELECT m.source, m.raw_hash, m.item_id
-FROM mine m LEFT JOIN primaries p USING (url)
-WHERE coalesce(p.primary_id, m.item_id) = coalesce(m.duplicate_of, m.item_id)
-ORDER BY m.source, m.item_id
-"""
-
+# An item waits for its article page while it was never asked, or failed fewer times than
+# allowed (`tasks.news.plan.wants_article`).
 AWAITING = f"""
 SELECT {{columns}} FROM "{NEWS.name}"
-WHERE list_contains($sources::VARCHAR[], source) AND body IS NULL
-  AND article_attempts < $max_attempts
+WHERE list_contains($sources::VARCHAR[], source)
+  AND article_attempts < $max_attempts AND (article_attempts = 0 OR article_error IS NOT NULL)
   AND item_id NOT IN (SELECT item_id FROM {{candidates}})
 ORDER BY published_at DESC, item_id
 LIMIT $waiting
 """
 
-REUSABLE_SCHEMA = pa.schema([("source", pa.string()), ("raw_hash", pa.string()),
-                             ("item_id", pa.string())])
+# A body read from an article page: `body_from` is null on rows written before it was kept,
+# when every body came from an article page.
+SAME_BODIES = f"""
+SELECT {{columns}} FROM "{NEWS.name}"
+WHERE body IS NOT NULL AND coalesce(body_from, 'article') = 'article'
+  AND list_contains($digests::VARCHAR[], md5(body))
+ORDER BY item_id
+"""
 
 
 @dataclass
@@ -62,22 +48,12 @@ class KnownNews:
     urls: pa.Table
 
 
-def reusable_items(warehouse: Warehouse, sources: list[str], with_articles: bool) -> pa.Table:
-    """(source, raw_hash, item_id) of the sources' stored items that an unchanged copy of the
-    bytes they were read from would leave exactly as they are."""
-    with warehouse.reader() as connection:
-        result = connection.execute(REUSABLE, {"sources": sources,
-                                               "with_articles": with_articles})
-        return result.to_arrow_table().cast(REUSABLE_SCHEMA)
-
-
 def known_news(warehouse: Warehouse, candidates: pa.Table, sources: list[str],
                max_attempts: int, waiting: int) -> KnownNews:
     """The stored rows of the `candidates` (item_id, url), up to `waiting` more awaiting an
     article, and the items sharing a url with any of them — all from one snapshot."""
-    if candidates.num_rows == 0 and waiting <= 0:  # every item unchanged, no article wanted
+    if candidates.num_rows == 0 and waiting <= 0:  # every source unchanged, no article wanted
         return KnownNews(NEWS.empty(), NEWS.empty().select(URL_COLUMNS))
-    columns = ", ".join(f'"{name}"' for name in NEWS.column_names)
     with warehouse.reader() as connection:
         mine = lookup_rows(connection, NEWS, "item_id", candidates["item_id"])
         parts = [mine]
@@ -85,7 +61,7 @@ def known_news(warehouse: Warehouse, candidates: pa.Table, sources: list[str],
             connection.register("run_candidates", candidates.select(["item_id"]))
             try:
                 awaiting = connection.execute(
-                    AWAITING.format(columns=columns, candidates="run_candidates"),
+                    AWAITING.format(columns=_columns(), candidates="run_candidates"),
                     {"sources": sources, "max_attempts": max_attempts, "waiting": waiting},
                 ).to_arrow_table()
             finally:
@@ -96,3 +72,18 @@ def known_news(warehouse: Warehouse, candidates: pa.Table, sources: list[str],
                                    rows["url"].combine_chunks()]).unique()
         urls = lookup_rows(connection, NEWS, "url", wanted, URL_COLUMNS)
     return KnownNews(rows, urls)
+
+
+def rows_with_bodies(warehouse: Warehouse, texts: list[str]) -> pa.Table:
+    """The stored rows whose body, read from an article page, is one of `texts`."""
+    if not texts:
+        return NEWS.empty()
+    digests = sorted({hashlib.md5(text.encode()).hexdigest() for text in texts})
+    with warehouse.reader() as connection:
+        found = connection.execute(SAME_BODIES.format(columns=_columns()),
+                                   {"digests": digests}).to_arrow_table()
+    return found.cast(NEWS.arrow_schema)
+
+
+def _columns() -> str:
+    return ", ".join(f'"{name}"' for name in NEWS.column_names)

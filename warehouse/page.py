@@ -16,7 +16,7 @@ HEADLINE_COUNT = 10
 
 # The Moscow day ends at midnight Moscow time: "on or before D" is by the headline's own clock.
 HEADLINES = """
-SELECT item_id, title, url, source, published_at,
+SELECT item_id, title, url, link, source, published_at,
        strftime(timezone('Europe/Moscow', published_at), '%d.%m.%Y %H:%M') AS published_msk
 FROM news
 WHERE duplicate_of IS NULL
@@ -26,7 +26,7 @@ LIMIT $limit
 """
 
 FEATURED = """
-SELECT item_id, title, url, source, author, body, published_at,
+SELECT item_id, title, url, link, source, author, body, published_at,
        strftime(timezone('Europe/Moscow', published_at), '%d.%m.%Y %H:%M') AS published_msk
 FROM news
 WHERE duplicate_of IS NULL AND body IS NOT NULL AND trim(body) <> ''
@@ -36,7 +36,7 @@ LIMIT 1
 """
 
 ARTICLES = """
-SELECT item_id, title, url, source, author, summary, body, published_at,
+SELECT item_id, title, url, link, source, author, summary, body, published_at,
        strftime(timezone('Europe/Moscow', published_at), '%d.%m.%Y %H:%M') AS published_msk
 FROM news WHERE list_contains($ids::VARCHAR[], item_id)
 """

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pyarrow as pa
 
-from sco_etl.schemas import NEWS, RATES, UNPUBLISHED_DATES
+from sco_etl.schemas import FEED_STATE, NEWS, RATES, UNPUBLISHED_DATES
 from sco_etl.warehouse.query import run_query
 from sco_etl.warehouse.store import Warehouse, distinct_values
 
@@ -37,14 +37,21 @@ PUBLISHED_DATES = f"""
 SELECT DISTINCT rate_date FROM "{RATES.name}" WHERE frequency = 'daily' ORDER BY 1
 """
 
+# Every source with items or a fetch on record: one that always failed has no items.
 NEWS_ACTIVITY = f"""
-SELECT source, max(published_at) AS latest_published_at,
-       max(first_seen_at) AS latest_first_seen_at
-FROM "{NEWS.name}" GROUP BY source ORDER BY source
+SELECT coalesce(n.source, f.source) AS source, n.latest_published_at,
+       f.status_since AS watched_since
+FROM (SELECT source, max(published_at) AS latest_published_at
+      FROM "{NEWS.name}" GROUP BY source) n
+FULL JOIN "{FEED_STATE.name}" f ON f.source = n.source
+ORDER BY 1
 """
 
 NEWS_PER_SOURCE = f"""
-SELECT source, count(*) AS items, max(published_at) AS latest_published_at
+SELECT source, count(*) AS items, max(published_at) AS latest_published_at,
+       count(*) FILTER (WHERE article_error IS NOT NULL) AS article_errors,
+       arg_max(link || ' — ' || article_error, updated_at)
+           FILTER (WHERE article_error IS NOT NULL) AS last_article_error
 FROM "{NEWS.name}" GROUP BY source ORDER BY source
 """
 
@@ -87,12 +94,15 @@ def stored_rates(warehouse: Warehouse) -> dict:
 
 
 def news_activity(warehouse: Warehouse) -> list[dict]:
-    """Per news source: the newest `published_at` and `first_seen_at` stored."""
+    """Per news source (stored items or a fetch on record): its newest item's `published_at`
+    and since when its fetches have had their current outcome."""
     with warehouse.reader() as connection:
         return connection.execute(NEWS_ACTIVITY).to_arrow_table().to_pylist()
 
 
 def news_per_source(warehouse: Warehouse) -> list[dict]:
-    """Per news source: how many items are stored, and the newest `published_at`."""
+    """Per news source: how many items are stored, the newest `published_at`, how many
+    items' article pages failed last time they were asked, and the latest such failure
+    (`link — cause`)."""
     with warehouse.reader() as connection:
         return connection.execute(NEWS_PER_SOURCE).to_arrow_table().to_pylist()

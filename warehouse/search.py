@@ -13,13 +13,14 @@ it up to date.
 
 One index per language, each with its own Snowball stemmer (English, Russian; `none` for an
 unknown language), because an fts index has one stemmer. A query is matched against each and
-the hits merged by BM25 score.
+the hits merged by BM25 score. Each hit comes with a snippet around its first matching word.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import time
 import uuid
@@ -39,7 +40,7 @@ INDEX_FILE = "search.duckdb"
 STEMMERS = {"en": "english", "ru": "russian"}
 """language prefix → Snowball stemmer; any other language is indexed unstemmed"""
 OTHER = "other"
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 """Raised when the file's layout changes: a file of another format is built again."""
 MOST = 0.5
 """Above this share of the items changed, building the index whole is cheaper."""
@@ -47,7 +48,7 @@ MOST = 0.5
 IGNORE = r"(\.|[^\p{L}\p{N}])+"
 
 NEWS_DOCUMENTS = """
-SELECT item_id, source, url, title, summary, body, published_at, updated_at,
+SELECT item_id, source, url, link, title, summary, body, published_at, updated_at,
        CASE WHEN lower(language) LIKE 'en%' THEN 'en'
             WHEN lower(language) LIKE 'ru%' THEN 'ru' ELSE 'other' END AS stemming
 FROM news WHERE duplicate_of IS NULL
@@ -57,7 +58,8 @@ NEWS_VERSION = "SELECT count(*) || '/' || coalesce(CAST(max(updated_at) AS VARCH
 
 HITS = """
 WITH scored AS ({scored})
-SELECT d.item_id, d.published_at, d.source, d.title, d.summary, d.body, d.url, s.score
+SELECT d.item_id, d.published_at, d.source, d.title, d.summary, d.body, d.url, d.link,
+       s.score
 FROM scored s JOIN docs d USING (item_id)
 WHERE s.score IS NOT NULL
   AND d.published_at >= coalesce($since::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ)
@@ -213,7 +215,7 @@ def _stored_meta(path: Path) -> str | None:
 def search(warehouse: Warehouse, query: str, since: dt.date | None = None,
            source: str | None = None, limit: int = 10) -> pa.Table:
     """Items matching `query`, best first: item_id, published_at, source, title, summary,
-    body, url, score.
+    body, url (canonical), link (as published), score.
 
     Raises:
         NoDataError: the warehouse holds no news.
@@ -236,3 +238,43 @@ def search(warehouse: Warehouse, query: str, since: dt.date | None = None,
         raise WarehouseError(f"search failed: {error}") from error
     finally:
         connection.close()
+
+
+SNIPPET_CHARS = 160
+# Words are compared by a prefix, a cheap stand-in for the index's stemmer: "interviews"
+# finds "interview", "Казахстан" finds "Казахстане".
+MIN_PREFIX = 4
+WORD = re.compile(r"\w+")
+
+
+def query_prefixes(query: str) -> list[str]:
+    """Lower-case prefixes of the query's words, longest first."""
+    words = {w.lower() for w in WORD.findall(query)}
+    prefixes = {w if len(w) <= MIN_PREFIX else w[:max(MIN_PREFIX, len(w) - 2)] for w in words}
+    return sorted(prefixes, key=len, reverse=True)
+
+
+def snippet(query: str, *texts: str | None, width: int = SNIPPET_CHARS) -> str:
+    """About `width` characters of the first text that holds a query word, around that word;
+    the start of the first non-empty text when none does."""
+    prefixes = query_prefixes(query)
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, prefixes)) + r")\w*",
+                         re.IGNORECASE) if prefixes else None
+    present = [" ".join(t.split()) for t in texts if t and t.strip()]
+    for text in present:
+        match = pattern.search(text) if pattern else None
+        if match:
+            start = max(0, match.start() - width // 3)
+            return _cut(text, start, width)
+    return _cut(present[0], 0, width) if present else ""
+
+
+def _cut(text: str, start: int, width: int) -> str:
+    if start > 0:  # start at a word
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < start + 20 else start
+    end = start + width
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
+    return ("…" if start > 0 else "") + text[start:end] + ("…" if end < len(text) else "")

@@ -176,8 +176,10 @@ ORDER BY as_of_date
 NEWS_FEED = """
 CREATE OR REPLACE VIEW news_feed AS
 -- The seed page's headline list: newest first, Moscow wall-clock time, each story once.
+-- `link` is the address as published (what to show and follow); `url`, the canonical one
+-- (https, no www.), identifies the story.
 SELECT strftime(timezone('Europe/Moscow', published_at), '%d.%m.%Y %H:%M') AS published_msk,
-       title, url, source, language, published_at, published_at_source, item_id
+       title, link, url, source, language, published_at, published_at_source, item_id
 FROM news
 WHERE duplicate_of IS NULL
 ORDER BY published_at DESC, item_id

@@ -7,13 +7,16 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from sco_etl.flows.cli import run_log
 from sco_etl.flows.cli.common import (
+    RUN,
     Commands,
     Format,
     FormatOption,
     _fail,
     console,
     date_option,
+    errors,
     handled,
 )
 from sco_etl.flows.cli.server import use_background_server
@@ -36,26 +39,53 @@ def news(
     if ctx.invoked_subcommand is not None:
         return
     from sco_etl.flows.cli import inputs
-    from sco_etl.schemas.errors import ScoEtlError
 
     inputs.feed_urls(feed)
     use_background_server("sco_etl.flows.news")
     from sco_etl.flows.news import ingest_news
+    from sco_etl.tasks.news.summary import SourcesFailed
 
-    try:
-        summary = ingest_news(feeds=feed or None, fetch_articles=articles)
-    except ScoEtlError as error:
-        _fail(error)
+    state = ingest_news(feeds=feed or None, fetch_articles=articles, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, SourcesFailed):
+        print_summary(result.summary)
+        failed = [row for row in result.summary["sources"] if row["status"] == "failed"]
+        # the retries and their raw causes are in the run's log
+        logged = run_log.record(result, RUN.log) if RUN.log is not None else None
+        where = f"Full log: {logged}" if logged else "No log file was written"
+        errors.print(f"[bold red]error:[/] {len(failed)} of {len(result.summary['sources'])} "
+                     "news sources failed; what the others gave is written. Check the network "
+                     "and the URLs (--feed or SCO_ETL_NEWS_FEEDS), or run again later: the "
+                     f"next run retries them. {escape(where)} (--verbose shows it on the "
+                     "terminal).", soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
+    if isinstance(result, BaseException):
+        _fail(result)
+    print_summary(result)
+
+
+def print_summary(summary: dict) -> None:
+    """One line per source (a failed one: its URL and the cause in words), then the totals."""
+    from sco_etl.tasks.news.summary import NewsSummary, articles_line
+
     for source in summary["sources"]:
+        url = escape(source["source"])
+        if source["status"] == "failed":
+            console.print(f"[red]✗ {url}[/] — {escape(source['message'])}", soft_wrap=True)
+            continue
         colour = "green" if source["status"] == "ok" else "yellow"
+        failed = (f", {source['articles_failed']} article pages failed"
+                  if source["articles_failed"] else "")
         console.print(
-            f"[{colour}]{source['source']}[/] ({source['kind'] or '?'}, {source['fetch']}): "
-            f"{source['new']} new, {source['updated']} updated, {source['unchanged']} unchanged,"
-            f" {source['rejected']} rejected" + (f" — {source['message']}"
-                                                  if source["message"] else ""))
+            f"[{colour}]{url}[/] ({source['kind'] or '?'}, {source['fetch']}): "
+            f"{source['new']} new, {source['updated']} updated, {source['unchanged']} "
+            f"unchanged, {source['rejected']} rejected{failed}"
+            + (f" — {escape(source['message'])}" if source["message"] else ""),
+            soft_wrap=True)
     console.print(f"news: {summary['inserted']} new, {summary['updated']} updated, "
-                  f"{summary['rejected']} rejected, {summary['articles']} article pages "
-                  f"({summary['requests']} requests)")
+                  f"{summary['rejected']} rejected, "
+                  f"{escape(articles_line(NewsSummary(**summary)))} "
+                  f"({summary['requests']} requests)", soft_wrap=True)
 
 
 @news_app.command()
@@ -73,8 +103,8 @@ def search(
     from sco_etl.flows.cli import inputs, render
     from sco_etl.flows.config import resolve_warehouse
     from sco_etl.schemas.clock import MOSCOW
-    from sco_etl.tasks.news.search import snippet
     from sco_etl.warehouse.search import search as search_news
+    from sco_etl.warehouse.search import snippet
 
     words = inputs.search_words(query)
     day = inputs.day(since, "--since")
@@ -85,13 +115,13 @@ def search(
         import pyarrow as pa
 
         rows = [{"published_msk": f"{hit['published_at'].astimezone(MOSCOW):%d.%m.%Y %H:%M}",
-                 "source": hit["source"], "title": hit["title"], "url": hit["url"],
+                 "source": hit["source"], "title": hit["title"], "link": hit["link"],
                  "score": round(hit["score"], 4),
                  "snippet": snippet(words, hit["body"], hit["summary"], hit["title"])}
                 for hit in hits.to_pylist()]
         render.print_rows(console, pa.Table.from_pylist(rows, schema=pa.schema([
             ("published_msk", pa.string()), ("source", pa.string()), ("title", pa.string()),
-            ("url", pa.string()), ("score", pa.float64()), ("snippet", pa.string())])), format)
+            ("link", pa.string()), ("score", pa.float64()), ("snippet", pa.string())])), format)
         return
     if hits.num_rows == 0:
         console.print(f"no news matches {query!r}")
@@ -104,4 +134,4 @@ def search(
         console.print(f"  [bold]{escape(hit['title'])}[/]")
         console.print("  " + escape(snippet(query, hit["body"], hit["summary"], hit["title"])),
                       soft_wrap=True)
-        console.print(f"  {escape(hit['url'])}", style="blue")
+        console.print(f"  {escape(hit['link'])}", style="blue")

@@ -6,6 +6,7 @@ same sections (`--format json`).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pyarrow as pa
@@ -16,6 +17,7 @@ from sco_etl.flows.cli import render
 from sco_etl.flows.cli.common import Format
 from sco_etl.flows.config import Config, auto_server
 from sco_etl.schemas.clock import MOSCOW, utc_now
+from sco_etl.schemas.news import FEED_STATE
 from sco_etl.tasks import freshness
 from sco_etl.tasks.cbr.gaps import missing_publication_dates
 from sco_etl.warehouse import Warehouse, reports
@@ -112,17 +114,42 @@ def print_freshness(console: Console, warehouse: Warehouse) -> None:
                       f"{check['status']}")
 
 
-def news_table(warehouse: Warehouse) -> pa.Table:
-    """Items per news source, the newest headline, and whether the last fetch worked."""
-    from sco_etl.tasks.news.status import news_sources
+NEWS_SOURCES = pa.schema([
+    ("source", pa.string()), ("items", pa.int64()), ("latest (MSK)", pa.string()),
+    ("last fetch", pa.string()), ("since (MSK)", pa.string()), ("message", pa.string()),
+])
 
-    return news_sources(warehouse)
+
+def news_table(warehouse: Warehouse) -> pa.Table:
+    """Per news source: items, the newest headline (Moscow time), how its last fetch went,
+    and its article pages that failed."""
+    counts = {row["source"]: row for row in reports.news_per_source(warehouse)}
+    states = {row["source"]: row for row in warehouse.read(FEED_STATE).to_pylist()}
+    rows = []
+    for source in sorted(set(counts) | set(states)):
+        count, state = counts.get(source, {}), states.get(source, {})
+        latest, since = count.get("latest_published_at"), state.get("status_since")
+        message = state.get("message") or ""
+        if count.get("article_errors"):
+            message = "; ".join(filter(None, [message, (
+                f"{count['article_errors']} article pages failing, latest: "
+                f"{count['last_article_error']}")]))
+        rows.append({
+            "source": source, "items": count.get("items", 0),
+            "latest (MSK)": _moscow_minute(latest), "last fetch": state.get("status", "never"),
+            "since (MSK)": _moscow_minute(since), "message": message,
+        })
+    return pa.Table.from_pylist(rows, schema=NEWS_SOURCES)
 
 
 def print_news(console: Console, warehouse: Warehouse) -> None:
-    """Items per news source, the newest headline, and whether the last fetch worked."""
+    """The news sources' table, or how to get one."""
     sources = news_table(warehouse)
     if not sources.num_rows:
         console.print("news: none yet — run `sco-etl news` (or `--feed URL`)")
         return
     render.print_rows(console, sources, title="news sources")
+
+
+def _moscow_minute(moment: dt.datetime | None) -> str:
+    return f"{moment.astimezone(MOSCOW):%d.%m.%Y %H:%M}" if moment else ""

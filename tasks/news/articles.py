@@ -1,27 +1,20 @@
-"""Article pages: extract title, date, author and body text; fetch a share of them.
+"""Pure parser of article pages: title, date, author and body text.
 
-`extract_article` is pure (bytes in, `Article` out): a site layout when the page has one
-(InfoSHOS keeps the article in `td.text` of an old table layout), trafilatura otherwise.
+`extract_article` takes bytes and gives an `Article`: by a site layout when the page has one
+(InfoSHOS keeps the article in `td.text` of an old table layout), by trafilatura otherwise.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import pyarrow as pa
 import trafilatura
 from bs4 import BeautifulSoup, Tag
 
-from sco_etl.schemas.errors import SourceError, SourceFormatError
-from sco_etl.tasks.http import HttpClient, HttpPolicy
-from sco_etl.tasks.news.fetch import article_client
+from sco_etl.schemas.errors import SourceFormatError
 from sco_etl.tasks.news.fields import header_charset, parse_published, plain_text
-from sco_etl.tasks.news.settings import ARTICLE_ACCEPT
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,16 +53,6 @@ class Article:
     extractor: str
 
 
-ARTICLE_RESULT = pa.schema([
-    pa.field("link", pa.string()),
-    pa.field("body", pa.string()),
-    pa.field("author", pa.string()),
-    pa.field("published_at", pa.timestamp("us", tz="UTC")),
-    pa.field("error", pa.string()),
-])
-"""One row per fetched page: the extracted fields, or the error that left it without a body."""
-
-
 def extract_article(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> Article:
     """Title, date, author and body text of an article page.
 
@@ -84,43 +67,6 @@ def extract_article(body: bytes, url: str, headers: Mapping[str, str] | None = N
             if article.body:
                 return article
     return _by_trafilatura(body, url)
-
-
-@dataclass
-class ArticlePages:
-    """Extracted article pages (`ARTICLE_RESULT` rows) and the requests they took."""
-
-    pages: pa.Table
-    requests_made: int
-
-
-def fetch_articles(policy: HttpPolicy, links: list[str], share: int = 1) -> ArticlePages:
-    """Fetch and extract each page in turn, paced as one of `share` fetches running at once.
-
-    A page that fails leaves an error instead of a body; the item is tried again next run.
-    """
-    client = article_client(policy, share)
-    rows = [_fetch_article(client, link) for link in links]
-    return ArticlePages(pa.Table.from_pylist(rows, schema=ARTICLE_RESULT), client.requests_made)
-
-
-def combine_pages(parts: list[ArticlePages]) -> ArticlePages:
-    """The pages of every share, as one result."""
-    tables = [part.pages for part in parts] or [ARTICLE_RESULT.empty_table()]
-    return ArticlePages(pa.concat_tables(tables), sum(part.requests_made for part in parts))
-
-
-def _fetch_article(client: HttpClient, link: str) -> dict:
-    try:
-        response = client.get(link, headers={"Accept": ARTICLE_ACCEPT})
-        article = extract_article(response.body, response.url, response.headers)
-    except SourceError as e:
-        return {"link": link, "error": str(e)}
-    except Exception as e:
-        log.warning("article extraction failed for %s", link, exc_info=True)
-        return {"link": link, "error": f"extraction failed: {type(e).__name__}: {e}"}
-    return {"link": link, "body": article.body, "author": article.author,
-            "published_at": article.published_at}
 
 
 def _by_layout(container: Tag, layout: SiteLayout) -> Article:
@@ -148,7 +94,8 @@ def _by_trafilatura(body: bytes, url: str) -> Article:
     )
     text = (document.text or "").strip() if document is not None else ""
     if not text:
-        raise SourceFormatError(f"{url}: no article text found on the page")
+        raise SourceFormatError(f"{url}: no article text found on the page", url=url,
+                                cause="no article text on the page")
     paragraphs = [" ".join(line.split()) for line in text.splitlines()]
     return Article(
         title=plain_text(document.title),

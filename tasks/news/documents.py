@@ -1,215 +1,292 @@
-"""Reading a fetched document: whichever kind the bytes are, and only its new or changed items.
+"""Pure parsers of what a news source serves: an RSS 2.0 / Atom feed (through feedparser) or
+an HTML headline listing, for sites without a feed (the InfoSHOS layout).
 
-A feed is cut, at the byte level, into its items (`<item>…</item>`, `<entry>…</entry>`) and the
-markup around them. An item's raw hash is a blake2b of its bytes, keyed with what it inherits
-from the document: the parser version, the content headers, the markup tags around the items
-(XML declaration, namespaces, `xml:base`, `xml:lang`) and the site link and language read from
-them. An item whose raw hash the warehouse holds for an item a new read would leave as stored
-(`warehouse.news.reusable_items`) is neither parsed, normalised nor joined; the others are
-parsed from a copy of the document that holds only them. A large feed whose build date
-changed but whose items did not is then read in milliseconds instead of seconds.
+`parse_document` takes the raw bytes and the response headers, never a guessed text
+decoding, tells which kind the bytes are and reads them one way; it returns the items as the
+document states them, and `tasks/news/normalise.py` normalises them.
 
-A strict XML parse reads an element the same wherever its siblings are, so this is exact for
-clean documents. Anything else is read whole, and its items get no raw hash (so none of them
-is skipped next time either): a truncated, not well-formed or otherwise warned-about document,
-items that are not one run of siblings, a parse that does not give back exactly the items cut
-out, an unchanged item sharing its item_id with a parsed one.
-
-A listing page is parsed whole (its items are found by walking the HTML); each item is hashed
-from what its block gave (title, link, date), so that unchanged ones skip normalising and
-joining.
+A listing's headline is a link paired with a `dd.mm.yyyy HH:MM` date: in the same block (a list
+item holding both), or in the block just before it (a table row with the date, then a row with
+the link). Links without a date are navigation and are ignored.
 """
 
 from __future__ import annotations
 
-import hashlib
+import html
 import re
+import time
+import xml.sax
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
 
-import pyarrow as pa
+import feedparser
+from bs4 import BeautifulSoup, Tag
 
 from sco_etl.schemas.errors import SourceFormatError
-from sco_etl.tasks.news.feeds import (
-    FEED_END,
-    ITEM_END,
-    FeedItem,
-    ParsedDocument,
-    detect_kind,
-    parse_feed,
-)
-from sco_etl.tasks.news.listing import parse_listing
-from sco_etl.tasks.news.normalise import UNCHANGED, Candidates, normalise_document
-from sco_etl.tasks.news.settings import PARSER_VERSION
+from sco_etl.tasks.news.fields import header_charset
 
-ITEM_START = re.compile(rb"<(?:[\w-]+:)?(?:item|entry)[\s>]", re.IGNORECASE)
-TAG = re.compile(rb"<[^>]*>")
-COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
-# A comment such as "generated in 0.04 s" changes with every build and says nothing about items.
-RAW_HASH_BYTES = 16
+FEED_ROOT = re.compile(rb"<(?:[\w-]+:)?(?:rss|feed|rdf)[\s>]", re.IGNORECASE)
+HTML_ROOT = re.compile(rb"<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE)
+FEED_END = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|rdf)\s*>\s*$", re.IGNORECASE)
+ITEM_END = re.compile(rb"</(?:[\w-]+:)?(?:item|entry)\s*>", re.IGNORECASE)
+SNIFF_BYTES = 4096
+DATE_TEXT = re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{4}\s+\d{1,2}:\d{2}\b")
+WHOLE_DATE = re.compile(r"^\s*\d{1,2}\.\d{1,2}\.\d{4}\s+\d{1,2}:\d{2}\s*$")
+TOP_LEVEL = {"body", "html", "[document]"}
 
 
 @dataclass
-class Reading:
-    """One document as read this run.
+class FeedItem:
+    """One item as the document states it, before normalisation.
 
     Attributes:
-        document: the document; `items` holds only the items that were parsed.
-        candidates: their candidates (with raw hashes), and the unchanged items left unparsed.
-        items: how many items the document holds, parsed or not.
+        title: title text or HTML as given (entities possibly still escaped).
+        link: the link as written, possibly relative.
+        guid: RSS guid / Atom id, verbatim; None when absent or empty.
+        published: the raw date string.
+        published_fallback: feedparser's own UTC reading of it, for shapes we do not parse.
+        summary_html: summary (or Atom content when there is no summary) as HTML.
+        content_html: the item's full text as the feed carries it (Atom `content`, RSS
+            `content:encoded`), as HTML; None when it carries none.
+        author: author name or address.
+        language: the item's or the document's language tag.
+        complete: False for an item cut off by a truncated document.
     """
 
-    document: ParsedDocument
-    candidates: Candidates
-    items: int
+    title: str | None
+    link: str | None
+    guid: str | None = None
+    published: str | None = None
+    published_fallback: time.struct_time | None = None
+    summary_html: str | None = None
+    content_html: str | None = None
+    author: str | None = None
+    language: str | None = None
+    complete: bool = True
 
 
-def document_kind(body: bytes, url: str, headers: Mapping[str, str]) -> str:
-    """`feed` or `listing`.
+@dataclass
+class ParsedDocument:
+    """What one fetched document holds.
+
+    Attributes:
+        kind: rss, atom or listing.
+        base_url: what relative item links resolve against: the feed's site link (as
+            Miniflux does; query-relative links like `?idn=1` only make sense there), or the
+            document URL.
+        items: in document order.
+        warnings: what was wrong with a document that still gave items.
+        degraded: not well-formed or truncated: its validators are not kept, so the next
+            run fetches it again.
+        language: the document's own language (the items' unless they say otherwise).
+    """
+
+    kind: str
+    base_url: str
+    items: list[FeedItem]
+    warnings: list[str] = field(default_factory=list)
+    degraded: bool = False
+    language: str | None = None
+
+
+def parse_document(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedDocument:
+    """A feed or a listing page, whichever the bytes are.
 
     Raises:
-        SourceFormatError: an empty body, or neither.
+        SourceFormatError: an empty body, neither kind, or nothing readable in it.
     """
     if not body.strip():
-        # Said plainly: the feed parser would call an empty body a truncated feed.
-        raise SourceFormatError(f"{url}: empty response body; the server sent nothing")
-    return detect_kind(body, headers.get("Content-Type"))
+        raise SourceFormatError(f"{url}: empty response body; the server sent nothing",
+                                url=url, cause="empty response")
+    if detect_kind(body, url, headers.get("Content-Type")) == "feed":
+        return parse_feed(body, url, headers)
+    return parse_listing(body, url, headers)
 
 
-def read_document(source: str, body: bytes, url: str, headers: Mapping[str, str],
-                  reusable: Mapping[str, str]) -> Reading:
-    """The document's candidates, parsing only the items whose raw hash is not in `reusable`
-    (raw hash → item_id of this source's stored items that a new read would leave as they are).
+def detect_kind(body: bytes, url: str, content_type: str | None = None) -> str:
+    """`feed` or `listing`, from the bytes first (servers mislabel feeds as text/html).
 
     Raises:
-        SourceFormatError: not a feed or listing, or nothing readable in it.
+        SourceFormatError: the body is neither a feed nor an HTML page.
     """
-    if document_kind(body, url, headers) == "listing":
-        return _read_listing(source, parse_listing(body, url, headers), headers, reusable)
-    return _read_feed(source, body, url, headers, reusable)
+    head = body[:SNIFF_BYTES]
+    if FEED_ROOT.search(head):
+        return "feed"
+    if HTML_ROOT.search(head):
+        return "listing"
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media.endswith("xml"):
+        return "feed"
+    if media == "text/html":
+        return "listing"
+    raise SourceFormatError(
+        f"{url}: the document is neither an RSS/Atom feed nor an HTML page (content type "
+        f"{media!r}, starts {body[:40]!r}); check the source URL",
+        url=url, cause=f"not a feed (a {media or 'untyped'} document)")
 
 
-def cut_items(body: bytes) -> tuple[bytes, list[bytes], bytes] | None:
-    """The bytes before the first item, every item, and the bytes after the last; None when
-    the items are not one run of siblings (anything but whitespace between two, one inside
-    another, one not closed)."""
-    starts = [match.start() for match in ITEM_START.finditer(body)]
-    if not starts:
+def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedDocument:
+    """RSS 2.0 or Atom bytes as items, with feedparser.
+
+    A feed that is not well-formed but still gives items is degraded, not failed; items of a
+    truncated document after the last closed one are marked incomplete.
+
+    Raises:
+        SourceFormatError: nothing readable (no items and a parse error).
+    """
+    parsed = feedparser.parse(
+        body,
+        response_headers=_feed_headers(headers),
+        # We sanitise with nh3 and resolve links against the site ourselves: faster, and the
+        # same rules for every source.
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    truncated = not FEED_END.search(body[-512:])
+    if not parsed.entries and (problem is not None or truncated):
+        raise SourceFormatError(f"{url}: not a readable feed ({problem or 'truncated'})",
+                                url=url, cause="not a readable feed")
+    warnings, degraded = [], truncated
+    if problem is not None and _is_xml_error(problem):
+        degraded = True
+        warnings.append(f"feed is not well-formed XML ({problem}); kept what could be read")
+    elif problem is not None:
+        warnings.append(f"{type(problem).__name__}: {problem}")
+    complete = len(ITEM_END.findall(body)) if truncated else len(parsed.entries)
+    if truncated:
+        warnings.append(f"document truncated: {complete} complete items of "
+                        f"{len(parsed.entries)}")
+    language = parsed.feed.get("language") or headers.get("Content-Language")
+    items = [_feed_item(entry, language, index < complete)
+             for index, entry in enumerate(parsed.entries)]
+    kind = "atom" if parsed.get("version", "").startswith("atom") else "rss"
+    return ParsedDocument(kind, _site_base(parsed.feed.get("link"), url), items, warnings,
+                          degraded, language)
+
+
+def _feed_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    # No content-location: feedparser would resolve item links against the feed URL.
+    wanted = {"content-type": headers.get("Content-Type"),
+              "content-language": headers.get("Content-Language")}
+    return {k: v for k, v in wanted.items() if v}
+
+
+def _feed_item(entry: Mapping, language: str | None, complete: bool) -> FeedItem:
+    detail = entry.get("title_detail") or {}
+    return FeedItem(
+        title=entry.get("title"),
+        link=_first(entry.get("link"), _alternate(entry)),
+        guid=(entry.get("id") or "").strip() or None,
+        # dict.get: feedparser's own get maps a missing `updated` to `published`, with a warning.
+        published=dict.get(entry, "published") or dict.get(entry, "updated"),
+        published_fallback=(dict.get(entry, "published_parsed")
+                            or dict.get(entry, "updated_parsed")),
+        summary_html=_summary(entry),
+        content_html=_content(entry),
+        author=entry.get("author"),
+        language=detail.get("language") or language,
+        complete=complete,
+    )
+
+
+def _summary(entry: Mapping) -> str | None:
+    detail = entry.get("summary_detail")
+    if detail is None and entry.get("content"):
+        detail = entry["content"][0]
+    if not detail or not (detail.get("value") or "").strip():
         return None
-    items, position = [], starts[0]
-    for index, start in enumerate(starts):
-        if start < position or body[position:start].strip():
-            return None
-        end = ITEM_END.search(body, start)
-        if end is None or (index + 1 < len(starts) and starts[index + 1] < end.start()):
-            return None
-        items.append(body[start:end.end()])
-        position = end.end()
-    return body[:starts[0]], items, body[position:]
+    value = detail["value"]
+    return html.escape(value, quote=False) if detail.get("type") == "text/plain" else value
 
 
-def document_key(frame: ParsedDocument, head: bytes, tail: bytes,
-                 headers: Mapping[str, str]) -> bytes:
-    """What every item of a feed inherits from the document around it, as a blake2b key."""
-    digest = hashlib.blake2b(digest_size=32)
-    for value in (PARSER_VERSION, frame.kind, frame.base_url, frame.language or "",
-                  headers.get("Content-Type") or "", headers.get("Content-Language") or ""):
-        digest.update(value.encode() + b"\0")
-    digest.update(head[:head.find(b"<")] + b"\0")  # a byte order mark, if any
-    for part in (head, tail):
-        digest.update(b"".join(TAG.findall(COMMENT.sub(b"", part))) + b"\0\0")
-    return digest.digest()
+def _content(entry: Mapping) -> str | None:
+    for detail in dict.get(entry, "content") or []:
+        value = detail.get("value") or ""
+        if value.strip() and detail.get("type") == "text/plain":
+            return "".join(f"<p>{html.escape(part, quote=False)}</p>"
+                           for part in re.split(r"\n\s*\n", value))
+        if value.strip():
+            return value
+    return None
 
 
-def raw_hash(raw: bytes, key: bytes) -> str:
-    """The raw hash of an item's bytes, keyed with its document's `document_key`."""
-    return hashlib.blake2b(raw, digest_size=RAW_HASH_BYTES, key=key).hexdigest()
+def _alternate(entry: Mapping) -> str | None:
+    for link in entry.get("links") or []:
+        if link.get("rel", "alternate") == "alternate" and link.get("href"):
+            return link["href"]
+    return None
 
 
-def _read_feed(source: str, body: bytes, url: str, headers: Mapping[str, str],
-               reusable: Mapping[str, str]) -> Reading:
-    cut = None if not FEED_END.search(body[-512:]) else cut_items(body)
-    frame = _frame(cut, url, headers)
-    if cut is None or frame is None:
-        return _whole(source, parse_feed(body, url, headers))
-    head, raws, tail = cut
-    key = document_key(frame, head, tail, headers)
-    hashes = [raw_hash(raw, key) for raw in raws]
-    kept = [index for index, digest in enumerate(hashes) if digest not in reusable]
-    if len(kept) < len(raws):
-        reduced = head + b"".join(raws[index] for index in kept) + tail
-        document = parse_feed(reduced, url, headers) if kept else frame
-        if _clean(document, frame, len(kept)):
-            skipped = [digest for digest in hashes if digest in reusable]
-            reading = _candidates(source, document, [hashes[index] for index in kept],
-                                  [reusable[digest] for digest in skipped], len(raws))
-            if reading is not None:
-                return reading
-    document = parse_feed(body, url, headers)
-    if not _clean(document, frame, len(raws)):
-        return _whole(source, document)
-    return _candidates(source, document, hashes, [], len(raws))
+def _first(*values: str | None) -> str | None:
+    return next((v.strip() for v in values if v and v.strip()), None)
 
 
-def _frame(cut: tuple[bytes, list[bytes], bytes] | None, url: str,
-           headers: Mapping[str, str]) -> ParsedDocument | None:
-    """The document without its items, parsed: what the items inherit; None unless clean."""
-    if cut is None:
-        return None
-    try:
-        frame = parse_feed(cut[0] + cut[2], url, headers)
-    except SourceFormatError:
-        return None
-    return frame if not frame.items and not frame.degraded else None
+def _site_base(site_link: str | None, url: str) -> str:
+    if site_link:
+        base = urljoin(url, site_link.strip())
+        if urlsplit(base).scheme in ("http", "https"):
+            return base
+    return url
 
 
-def _clean(document: ParsedDocument, frame: ParsedDocument, items: int) -> bool:
-    """Whether a parse read exactly the items cut out, in the frame's context, and warned
-    about nothing but what the frame alone warns about (a mislabelled content type: not an
-    encoding fallback, which a byte inside an item can cause)."""
-    return (not document.degraded and len(document.items) == items
-            and (document.kind, document.base_url, document.language, document.warnings)
-            == (frame.kind, frame.base_url, frame.language, frame.warnings))
+def _is_xml_error(problem: Exception) -> bool:
+    # A mislabelled content type or charset is only a warning; broken XML means the loose
+    # parser guessed, so the document is read again next time.
+    return isinstance(problem, xml.sax.SAXException)
 
 
-def _read_listing(source: str, document: ParsedDocument, headers: Mapping[str, str],
-                  reusable: Mapping[str, str]) -> Reading:
-    key = document_key(document, b"", b"", headers)
-    hashes = [raw_hash(_block(item), key) for item in document.items]
-    kept = [index for index, digest in enumerate(hashes) if digest not in reusable]
-    if len(kept) < len(hashes):
-        parsed = ParsedDocument(document.kind, document.base_url,
-                                [document.items[index] for index in kept], document.warnings,
-                                document.degraded, document.language)
-        skipped = [digest for digest in hashes if digest in reusable]
-        reading = _candidates(source, parsed, [hashes[index] for index in kept],
-                              [reusable[digest] for digest in skipped], len(hashes))
-        if reading is not None:
-            return reading
-    return _candidates(source, document, hashes, [], len(hashes))
+def parse_listing(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedDocument:
+    """The dated headlines of a listing page, in page order.
+
+    Links are left as written (resolved later against the page URL or its `<base href>`).
+
+    Raises:
+        SourceFormatError: the page holds no dated headline at all.
+    """
+    soup = BeautifulSoup(body, "lxml", from_encoding=header_charset(headers))
+    base = soup.find("base", href=True)
+    base_url = str(base["href"]) if base else url
+    root = soup.find("html")
+    language = (str(root.get("lang")) if root and root.get("lang") else None) or headers.get(
+        "Content-Language")
+    items = []
+    for anchor in soup.find_all("a", href=True):
+        title = anchor.get_text(" ", strip=True)
+        date = _date_for(anchor) if title else None
+        if date is not None:
+            items.append(FeedItem(title=title, link=str(anchor["href"]), published=date,
+                                  language=language))
+    if not items:
+        raise SourceFormatError(
+            f"{url}: no dated headlines (a 'dd.mm.yyyy HH:MM' date beside a link) on the page; "
+            "is this the site's news list?", url=url, cause="no dated headlines on the page")
+    return ParsedDocument("listing", base_url, items, language=language)
 
 
-def _block(item: FeedItem) -> bytes:
-    """What a listing block gave: the only inputs of its item's normalisation."""
-    fields = (item.title, item.link, item.guid, item.published, item.summary_html,
-              item.author, item.language)
-    return "\x1f".join("\x00" if value is None else value for value in fields).encode()
+def _date_for(anchor: Tag) -> str | None:
+    # Climb while the block holds only this link: a date inside it belongs to the link.
+    block: Tag = anchor
+    while block.parent is not None and block.parent.name not in TOP_LEVEL and (
+        len(block.parent.find_all("a", href=True, limit=2)) == 1
+    ):
+        block = block.parent
+        date = _date_in(block, anchor)
+        if date:
+            return date
+    # Otherwise a block just before it that is nothing but a date ("a date line, then the link").
+    previous = block.find_previous_sibling()
+    if previous is not None and WHOLE_DATE.match(previous.get_text(" ")):
+        return " ".join(previous.get_text(" ").split())
+    return None
 
 
-def _candidates(source: str, document: ParsedDocument, hashes: list[str],
-                unchanged: list[str], items: int) -> Reading | None:
-    """The candidates of the parsed items; None when an unchanged item shares its item_id with
-    a parsed one (a document repeating an item: only a whole read says which one wins)."""
-    candidates = normalise_document(source, document, hashes)
-    unchanged = list(dict.fromkeys(unchanged))  # a document repeating an item byte for byte
-    if unchanged and not set(unchanged).isdisjoint(candidates.rows["item_id"].to_pylist()):
-        return None
-    candidates.unchanged = pa.Table.from_pydict(
-        {"source": [source] * len(unchanged), "item_id": unchanged}, schema=UNCHANGED)
-    return Reading(document, candidates, items)
-
-
-def _whole(source: str, document: ParsedDocument) -> Reading:
-    """A document read as before: every item parsed, none hashed."""
-    return Reading(document, normalise_document(source, document), len(document.items))
-
+def _date_in(block: Tag, anchor: Tag) -> str | None:
+    for text in block.find_all(string=True):
+        if anchor in text.parents:
+            continue
+        match = DATE_TEXT.search(text)
+        if match:
+            return match.group(0)
+    return None

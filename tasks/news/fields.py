@@ -1,5 +1,5 @@
-"""Pure normalisers of news fields: plain text, safe HTML, canonical links, Moscow-aware dates,
-the charset a response declares.
+"""Pure normalisers of news fields: plain text, plain paragraphs, safe HTML, canonical links,
+Moscow-aware dates, the charset a response declares.
 
 No I/O, no logging: every function maps values to values.
 """
@@ -33,6 +33,10 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SAFE_URL_SCHEMES = {"http", "https", "mailto"}
 MAX_UNESCAPE_ROUNDS = 5
 CHARSET = re.compile(r"charset=([\w-]+)", re.IGNORECASE)
+BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+              "blockquote", "pre", "table", "tr", "section", "article", "header", "footer"}
+BLOCK = re.compile(r"<\s*/?\s*(?:" + "|".join(sorted(BLOCK_TAGS)) + r")\b[^>]*>",
+                   re.IGNORECASE)
 
 
 def plain_text(value: str | None) -> str | None:
@@ -58,6 +62,20 @@ def plain_text(value: str | None) -> str | None:
     text = CONTROL.sub("", text)
     text = " ".join(text.split())
     return text or None
+
+
+def plain_paragraphs(fragment: str | None) -> str | None:
+    """Plain text of an HTML fragment as paragraphs separated by a blank line, the shape an
+    article page's text is stored in; None when there is no text.
+
+    Blocks (paragraphs, list items, headings, line breaks) end a paragraph; each is read as
+    `plain_text` reads a title (entities decoded, also double-escaped; tags and scripts gone).
+    """
+    if fragment is None or not fragment.strip():
+        return None
+    # nh3 keeps the block tags only (dropping scripts with their content); they split.
+    blocks = BLOCK.split(nh3.clean(fragment, tags=BLOCK_TAGS, attributes={}))
+    return "\n\n".join(p for p in map(plain_text, blocks) if p) or None
 
 
 def clean_html(fragment: str | None, base_url: str) -> str | None:

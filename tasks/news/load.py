@@ -1,6 +1,6 @@
-"""The write side of the news work: one transaction per run.
+"""The loader: schema checks, then one write transaction per run, then the search index.
 
-`write_news` upserts what `tasks.news.extract` read and joined; on any failure the warehouse
+`write_news` upserts what the planner read and the join built; on any failure the warehouse
 stays as it was, and `record_failure` says why in the loads ledger.
 """
 
@@ -10,16 +10,19 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from sco_etl.schemas import COUNTRY_TERMS, LOADS, NEWS_MENTIONS, QUARANTINE
-from sco_etl.schemas.news import FEED_STATE, NEWS, NEWS_ITEM_HASHES, NEWS_REVISIONS
-from sco_etl.schemas.table import Validated
+from sco_etl.schemas.errors import ValidationFailure
+from sco_etl.schemas.news import FEED_STATE, NEWS, NEWS_REVISIONS
+from sco_etl.schemas.table import Validated, validate
 from sco_etl.tasks.ledger import LoadCounts, load_row, quarantine_rows
-from sco_etl.tasks.news.fetch import merge_states
+from sco_etl.tasks.news.client import merge_states
 from sco_etl.tasks.news.mentions import compile_matchers, find_mentions, mention_changes
 from sco_etl.tasks.news.rows import NewsBatch
 from sco_etl.tasks.run import Run
-from sco_etl.warehouse import UpsertResult, Warehouse, Writer
+from sco_etl.warehouse import UpsertResult, Warehouse, Writer, search
 
 
 @dataclass
@@ -28,42 +31,73 @@ class NewsWritten(LoadCounts):
 
     status: str
     message: str
+    retried: int = 0
+    """Rows rewritten only to count another failed article attempt (not in `updated`)."""
     mentions: int = 0
     """news_mentions rows added or removed"""
 
 
-def write_news(
-    warehouse: Warehouse, validated: Validated, batch: NewsBatch, states: list[dict],
-    run: Run, failures: dict[str, str], requests: int,
-) -> NewsWritten:
-    """Upsert the rows, log revisions, update the feed state, the items' country mentions and
-    raw hashes, quarantine rejects, add a load row — one transaction: on any failure the
+@task(name="validate-news", cache_policy=NO_CACHE)
+def validate_news(batch: NewsBatch) -> tuple[Validated, dict[str, str]]:
+    """Schema checks per source, so one broken source cannot fail the others.
+
+    Returns the valid rows with every rejection, and the sources whose reject share says the
+    source itself is broken (their rows are not written).
+    """
+    rows, rejected, broken = [], list(batch.rejected), {}
+    for source in sorted(set(batch.rows["source"].to_pylist())):
+        part = batch.rows.filter(pc.equal(batch.rows["source"], source))
+        earlier = [r for r in batch.rejected if r.record.get("source") == source]
+        try:
+            checked = validate(NEWS, part, earlier)
+        except ValidationFailure as e:
+            broken[source] = f"validation: {e}"
+            continue
+        rows.append(checked.rows)
+        rejected += checked.rejected[len(earlier):]
+    return Validated(pa.concat_tables(rows or [NEWS.empty()]), rejected), broken
+
+
+@task(name="write-news", cache_policy=NO_CACHE)
+def write_news(warehouse: Warehouse, validated: Validated, batch: NewsBatch, states: list[dict],
+               run: Run, failures: dict[str, str]) -> NewsWritten:
+    """Upsert the rows, log revisions, update the feed state and the items' country
+    mentions, quarantine rejects, add a load row — one transaction: on any failure the
     warehouse stays as it was."""
     valid = validated.rows["item_id"]
     moved = batch.moved.filter(pc.is_in(batch.moved["item_id"], value_set=valid))
     revisions = batch.revisions.filter(pc.is_in(batch.revisions["item_id"], value_set=valid))
-    hashes = batch.hashes.filter(pc.is_in(batch.hashes["item_id"], value_set=valid))
-    skipped = sum(source not in failures for source in batch.unchanged["source"].to_pylist())
     status = "failed" if failures else "completed"
 
     def apply(writer: Writer) -> NewsWritten:
         writer.delete(NEWS, moved)
         result = writer.upsert(NEWS, validated.rows)
+        retried = pc.sum(pc.is_in(result.replaced["item_id"], value_set=batch.retried))
+        retried = retried.as_py() or 0
         added = writer.append(NEWS_REVISIONS, revisions)
         mentions = update_mentions(writer, validated.rows, result, batch)
-        record_hashes(writer, hashes)
         writer.replace(FEED_STATE, merge_states(writer.read(FEED_STATE), states))
         if validated.rejected:
             writer.append(QUARANTINE, quarantine_rows("news", validated.rejected, run))
-        message = load_message(result.inserted, result.updated, len(validated.rejected),
-                               failures)
+        updated = result.updated - retried
+        message = load_message(result.inserted, updated, len(validated.rejected), failures,
+                               [page for pages in batch.failures.values() for page in pages])
         writer.append(LOADS, load_row(run, status, result.inserted + result.updated,
-                                      len(validated.rejected), requests, message))
-        return NewsWritten(result.inserted, result.updated, result.unchanged + skipped,
+                                      len(validated.rejected), run.requests, message))
+        return NewsWritten(result.inserted, updated, result.unchanged,
                            len(validated.rejected), added, result.partitions, status, message,
-                           mentions)
+                           retried, mentions)
 
     return warehouse.transaction(apply, message=f"{run.flow} {run.run_id}")
+
+
+@task(name="refresh-search-index", cache_policy=NO_CACHE)
+def refresh_search_index(warehouse: Warehouse, changed: bool) -> int | None:
+    """Bring the news search file up to date when the news changed or it is missing; return
+    the items indexed, or None when it was current."""
+    if not changed and search.index_path(warehouse).exists():
+        return None
+    return search.refresh_index(warehouse).documents
 
 
 def update_mentions(writer: Writer, rows: pa.Table, result: UpsertResult,
@@ -76,6 +110,7 @@ def update_mentions(writer: Writer, rows: pa.Table, result: UpsertResult,
     """
     written = pa.concat_arrays([result.inserted_keys["item_id"].combine_chunks(),
                                 result.replaced["item_id"].combine_chunks()])
+    written = written.filter(pc.invert(pc.is_in(written, value_set=batch.retried)))
     if len(written) == 0:
         return 0
     found = batch.mentions.filter(pc.is_in(batch.mentions["item_id"], value_set=written))
@@ -90,30 +125,20 @@ def update_mentions(writer: Writer, rows: pa.Table, result: UpsertResult,
         NEWS_MENTIONS, changes.added)
 
 
-def record_hashes(writer: Writer, hashes: pa.Table) -> None:
-    """Keep each stored item's raw hash in step with the bytes its row was last read from: a
-    parsed item's new hash replaces its old one, with the row's `updated_at` as now stored;
-    one read without a hash loses it."""
-    known = pc.is_valid(hashes["raw_hash"])
-    rows = writer.lookup(NEWS, "item_id", hashes["item_id"], ["item_id", "updated_at"])
-    current = hashes.filter(known).join(rows, "item_id", join_type="inner")
-    writer.upsert(NEWS_ITEM_HASHES, current.rename_columns(
-        {"updated_at": "row_updated_at"}).select(NEWS_ITEM_HASHES.column_names))
-    unknown = hashes.filter(pc.invert(known))
-    if unknown.num_rows:
-        stored = writer.lookup(NEWS_ITEM_HASHES, "item_id", unknown["item_id"])
-        writer.delete(NEWS_ITEM_HASHES, stored)
-
-
-def record_failure(warehouse: Warehouse, run: Run, error: BaseException,
-                   requests: int | None) -> None:
+def record_failure(warehouse: Warehouse, run: Run, error: BaseException) -> None:
     """A run that broke leaves the data untouched and says why in the loads ledger."""
-    row = load_row(run, "failed", 0, 0, requests, f"{type(error).__name__}: {error}")
+    row = load_row(run, "failed", 0, 0, run.requests, f"{type(error).__name__}: {error}")
     warehouse.transaction(lambda writer: writer.append(LOADS, row),
                           message=f"{run.flow} {run.run_id} failed")
 
 
-def load_message(inserted: int, updated: int, rejected: int, failures: dict[str, str]) -> str:
+def load_message(inserted: int, updated: int, rejected: int, failures: dict[str, str],
+                 pages_failed: list[tuple[str, str]]) -> str:
+    """The loads row's message: what was written, which sources failed and why, and how
+    many article pages failed (the first with its cause)."""
     parts = [f"{inserted} new items, {updated} updated, {rejected} rejected"]
     parts += [f"source failed: {source}: {why}" for source, why in failures.items()]
+    if pages_failed:
+        link, cause = pages_failed[0]
+        parts.append(f"{len(pages_failed)} article pages failed (first: {link} — {cause})")
     return "; ".join(parts)

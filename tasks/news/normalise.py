@@ -6,13 +6,13 @@ what the warehouse already knows and with the article page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyarrow as pa
 
 from sco_etl.schemas.news import NEWS
 from sco_etl.schemas.table import Rejection
-from sco_etl.tasks.news.feeds import FeedItem, ParsedDocument
+from sco_etl.tasks.news.documents import FeedItem, ParsedDocument
 from sco_etl.tasks.news.fields import (
     absolute_url,
     canonical_url,
@@ -20,6 +20,7 @@ from sco_etl.tasks.news.fields import (
     content_hash,
     item_id,
     parse_published,
+    plain_paragraphs,
     plain_text,
 )
 
@@ -29,12 +30,11 @@ CANDIDATE_COLUMNS = (
 )
 CANDIDATE = pa.schema(
     [pa.field(name, NEWS.column(name).type) for name in CANDIDATE_COLUMNS]
-    + [pa.field("date_from", pa.string()), pa.field("raw_hash", pa.string())]
+    + [pa.field("date_from", pa.string()), pa.field("feed_body", pa.string())]
 )
 """Candidate rows: the document's side of a news row. `date_from` is feed or listing, or null
-when the document gave no readable date; `raw_hash` identifies the bytes the item was read
-from (`tasks/news/documents.py`), null when the document could not be read item by item."""
-UNCHANGED = pa.schema([("source", pa.string()), ("item_id", pa.string())])
+when the document gave no readable date; `feed_body` is the plain text of the full text the
+feed carries (Atom `content`, RSS `content:encoded`), or null."""
 
 
 @dataclass
@@ -45,34 +45,28 @@ class Candidates:
         rows: one candidate per item_id (the last version when a document repeats one).
         superseded: earlier versions a document repeated with other content, for revisions.
         rejected: items that cannot be stored, with the reason.
-        unchanged: (source, item_id) of the items left unparsed because their bytes are
-            those their stored row was read from.
     """
 
     rows: pa.Table
     superseded: pa.Table
     rejected: list[Rejection]
-    unchanged: pa.Table = field(default_factory=UNCHANGED.empty_table)
 
 
-def normalise_document(source: str, document: ParsedDocument,
-                       raw_hashes: list[str] | None = None) -> Candidates:
+def normalise_document(source: str, document: ParsedDocument) -> Candidates:
     """Candidates of one document: plain titles, absolute and canonical links, UTC dates.
 
     Items without a title or an http(s) link, and items cut off by truncation, are rejected.
     When a document holds one item twice (same guid, or same canonical link without a guid),
     the later one wins: the fixture's corrected title comes after the first version.
-    `raw_hashes`, when given, are the items' raw hashes, in document order.
     """
     by_id: dict[str, dict] = {}
     superseded: list[dict] = []
     rejected: list[Rejection] = []
-    for index, item in enumerate(document.items):
+    for item in document.items:
         record = _candidate(source, document, item)
         if isinstance(record, Rejection):
             rejected.append(record)
             continue
-        record["raw_hash"] = raw_hashes[index] if raw_hashes else None
         previous = by_id.pop(record["item_id"], None)
         if previous is not None and previous["content_hash"] != record["content_hash"]:
             superseded.append(previous)
@@ -118,6 +112,7 @@ def _candidate(source: str, document: ParsedDocument, item: FeedItem) -> dict | 
         "content_hash": content_hash(url, title, summary_html),
         "date_from": None if published is None else (
             "listing" if document.kind == "listing" else "feed"),
+        "feed_body": plain_paragraphs(clean_html(item.content_html, link)),
     }
 
 
@@ -133,5 +128,4 @@ def concat(parts: list[Candidates]) -> Candidates:
         pa.concat_tables([p.rows for p in parts] or [CANDIDATE.empty_table()]),
         pa.concat_tables([p.superseded for p in parts] or [CANDIDATE.empty_table()]),
         [r for p in parts for r in p.rejected],
-        pa.concat_tables([p.unchanged for p in parts] or [UNCHANGED.empty_table()]),
     )

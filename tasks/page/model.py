@@ -48,8 +48,9 @@ class Article:
     title: str
     published_msk: str
     author: str | None
-    url: str | None
-    """the original, only when it is an http(s) link"""
+    link: str | None
+    """the original as published (an http-only site stays http), only when it is an
+    http(s) link"""
     source: str
     paragraphs: list[str]
 
@@ -122,9 +123,9 @@ def board_row(row: dict) -> BoardRow:
 def article(row: dict) -> Article:
     text = row.get("body") or row.get("summary") or ""
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n|\n", text) if p.strip()]
-    url = row["url"] if WEB_LINK.match(row["url"] or "") else None
+    link = row["link"] if WEB_LINK.match(row["link"] or "") else None
     return Article(row["item_id"], row["title"], row["published_msk"], row.get("author"),
-                   url, row["source"], paragraphs)
+                   link, row["source"], paragraphs)
 
 
 def article_href(item_id: str) -> str:

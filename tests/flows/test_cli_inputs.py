@@ -24,6 +24,7 @@ from sco_etl.schemas import CURRENCIES
 from sco_etl.schemas.clock import moscow_tomorrow
 from sco_etl.schemas.reference import default_sco_currency_codes
 from sco_etl.warehouse import history
+from sco_etl.warehouse.ddl import BASE_TABLES
 from tests.fakes.seed import store_rates
 
 SCO_ETL = Path(sys.executable).parent / "sco-etl"
@@ -79,10 +80,8 @@ def refused(args: list[str], data: Path) -> str:
      "error: --since 'yesterday' is not a time: give an ISO time like 2025-04-01T18:00+03:00 "
      "(without a zone: UTC)"),
     (["changes", "--since", "2025-01-01", "--table", "rate"],
-     "error: --table 'rate' is not a table of the warehouse: give one of rates, "
-     "rate_revisions, currencies, sco_countries, currency_lineage, quarantine, loads, news, "
-     "news_revisions, feed_state, unpublished_dates, country_terms, news_mentions, "
-     "news_item_hashes"),
+     "error: --table 'rate' is not a table of the warehouse: give one of "
+     + ", ".join(table.name for table in BASE_TABLES)),
     (["board", "--known-at", "2025-04-01 noon"],
      "error: --known-at '2025-04-01 noon' is not a time: give an ISO time like "
      "2025-04-01T18:00+03:00 (without a zone: UTC)"),

@@ -18,8 +18,12 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(httpserver, tmp_path, prefect_harness) -> dict:
-    site = NewsSite(httpserver)
+def site(httpserver) -> NewsSite:
+    return NewsSite(httpserver)
+
+
+@pytest.fixture
+def env(site, tmp_path, prefect_harness) -> dict:
     rss = site.serve("/rss.xml", fixture("rss_en_2019-12-17.xml"))
     listing = site.serve("/en/", fixture("news_list_en.html"), HTML)
     return {"SCO_ETL_DATA_DIR": str(tmp_path / "data"), "SCO_ETL_NEWS_FEEDS": f"{rss},{listing}",
@@ -62,3 +66,37 @@ def test_feeds_option_wins_over_environment_which_wins_over_defaults(monkeypatch
     assert resolve_news_feeds() == list(DEFAULT_NEWS_FEEDS)
     with pytest.raises(ConfigError, match="http"):
         resolve_news_feeds(["ftp://a.org/feed"])
+
+
+def test_failing_sources_get_one_line_each_and_the_healthy_ones_their_results(env, site):
+    """Issue 18: several failing sources gave one paragraph with each URL twice and raw
+    urllib3 text, and the healthy sources' results were not shown."""
+    rss = env["SCO_ETL_NEWS_FEEDS"].split(",")[0]
+    missing = rss.replace("/rss.xml", "/gone.xml")
+    refused = "http://127.0.0.1:9/feed.xml"  # the discard port: connection refused
+    text = site.serve("/text", b"Service temporarily unavailable", "text/plain")
+    result = runner.invoke(app, ["news", "--no-articles", "--feed", rss, "--feed", missing,
+                                 "--feed", refused, "--feed", text], env=env)
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert f"{rss} (rss, 200, " in lines[0] and "15 new, 0 updated, 0 unchanged" in lines[0]
+    assert lines[1:4] == [f"✗ {missing} — HTTP 404", f"✗ {refused} — connection refused",
+                          f"✗ {text} — not a feed (a text/plain document)"]
+    assert lines[4].startswith("news: 15 new, 0 updated, 0 rejected, 0 article pages")
+    assert lines[5].startswith("error: 3 of 4 news sources failed; what the others gave is "
+                               "written.")
+    for url in (rss, missing, refused, text):
+        assert result.output.count(url) == 1
+    assert "urllib3" not in result.output and "Error" not in result.output
+    # `status` lists every source, the one that always failed too, with its cause.
+    status = runner.invoke(app, ["status"], env=env)
+    assert status.exit_code == 0, status.output
+    (refused_line,) = [line for line in status.output.splitlines()
+                       if line.startswith(f"│ {refused}")]
+    assert "failed" in refused_line and "connection refused" in refused_line
+    (fresh,) = [line for line in status.output.splitlines()
+                if line.startswith(f"freshness news {refused}")]
+    assert "no items stored — LATE since" in fresh
+    (old,) = [line for line in status.output.splitlines()
+              if line.startswith(f"freshness news {rss}")]
+    assert "latest item 2019-12-17 11:28 MSK — LATE since 2019-12-19 11:28 MSK" in old

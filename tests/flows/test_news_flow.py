@@ -158,15 +158,20 @@ def test_source_down_fails_that_source_only(site, data):
     with pytest.raises(SourceError) as failure:
         ingest(data, good, storm, refused)
     message = str(failure.value)
-    assert "2 of 3 news sources failed" in message
-    assert f"{storm}: " in message and "HTTP 503" in message and refused in message
+    assert message.startswith(f"2 of 3 news sources failed: {storm} (HTTP 503); {refused} "
+                              "(connection refused). The others were written (15 new items")
+    assert message.count(storm) == message.count(refused) == 1
+    summary = failure.value.summary  # the failed run still says what it did
+    assert [(r["source"], r["status"], r["new"]) for r in summary["sources"]] == [
+        (good, "ok", 15), (storm, "failed", 0), (refused, "failed", 0)]
     assert len(site.requests_to("/storm.xml")) == 3  # retried: a 5xx is transient
     warehouse = Warehouse(data)
     assert warehouse.read(NEWS).num_rows == 15
     states = {r["source"]: r for r in warehouse.read(FEED_STATE).to_pylist()}
     assert states[good]["status"] == "ok"
     assert states[storm]["status"] == states[refused]["status"] == "failed"
-    assert "HTTP 503" in states[storm]["message"]
+    assert states[storm]["message"] == "HTTP 503"
+    assert states[refused]["message"] == "connection refused"
     (load,) = warehouse.read(LOADS).to_pylist()
     assert load["status"] == "failed" and load["rows_written"] == 15
     assert "source failed" in load["message"]
@@ -186,7 +191,7 @@ def test_conditional_get_sequence_of_http_exchanges(site, data):
     warehouse = Warehouse(data)
     outcomes = []
     for step in exchanges[:5]:
-        before = files(data)
+        before = files(data) if step["step"] > 1 else {}
         outcomes.append(only(ingest(data, feed)))
         sent = site.requests_to(path)[-1].headers
         for name, value in step["request_headers"].items():
@@ -218,27 +223,82 @@ def test_conditional_get_sequence_of_http_exchanges(site, data):
     assert state["status"] == "failed" and state["etag"] == '"5e1c7d11-0ff2"'
 
 
-def test_articles_fill_bodies_and_failures_are_retried_later(site, data):
+def test_articles_fill_bodies_and_failures_are_counted_and_retried_later(site, data):
     feed = site.serve("/atom.xml", site.local("atom_en.xml"), "application/atom+xml")
     article = fixture("article_en_moiseev_interview.html")
     site.serve("/en/?idn=9472", article, HTML)
-    ingest(data, feed, articles=True, max_article_attempts=2)
+    first = ingest(data, feed, articles=True, max_article_attempts=2)
     rows = news(data)
     interview = rows["tag:infoshos.ru,2011-05-23:/en/idn/9472"]
-    assert interview["body"].count("\n\n") == 2
+    assert interview["body"].count("\n\n") == 2 and interview["body_from"] == "article"
     assert interview["body"].startswith("Ahead of the 10th anniversary summit")
     assert interview["article_attempts"] == 1 and interview["article_error"] is None
     later = rows["tag:infoshos.ru,2020-01-13:/en/idn/21460"]
     assert later["body"] is None and later["article_attempts"] == 1
-    assert "HTTP 404" in later["article_error"]
-    site.serve("/en/?idn=21460", article, HTML)  # the page is back
-    ingest(data, feed, articles=True, max_article_attempts=2)
+    assert later["article_error"] == "HTTP 404"
+    # The summary counts the pages that failed, and names the first with its cause.
+    assert (first["articles"], first["articles_failed"]) == (3, 2)
+    assert first["first_article_failure"] == f"{site.url('/en/?idn=21460')} — HTTP 404"
+    assert only(first)["articles_failed"] == 2
+    (load,) = Warehouse(data).read(LOADS).to_pylist()
+    assert load["message"].endswith(
+        f"2 article pages failed (first: {site.url('/en/?idn=21460')} — HTTP 404)")
+    assert load["requests"] == 4  # the feed and three pages, counted by the run
+    # The page is back (another story); the other fails again: retried, not "updated".
+    site.serve("/en/?idn=21460", article.replace(b"Ahead of the 10th", b"Before the 10th"), HTML)
+    second = ingest(data, feed, articles=True, max_article_attempts=2)
+    assert (second["inserted"], second["updated"], second["retried"]) == (0, 1, 1)
+    # (the feed is the same document: not read again, its items are not counted)
+    assert (only(second)["updated"], only(second)["retried"]) == (1, 1)
     rows = news(data)
-    assert rows["tag:infoshos.ru,2020-01-13:/en/idn/21460"]["body"] is not None
+    assert rows["tag:infoshos.ru,2020-01-13:/en/idn/21460"]["body"].startswith("Before the")
     assert rows["tag:infoshos.ru,2020-01-13:/en/idn/21459"]["article_attempts"] == 2
     ingest(data, feed, articles=True, max_article_attempts=2)  # used up: no third request
     assert len(site.requests_to("/en/?idn=21459")) == 2
     assert len(site.requests_to("/en/?idn=9472")) == 1
+
+
+def test_the_feeds_own_full_text_is_the_body_until_an_article_page_gives_more(site, data):
+    feed = site.serve("/atom.xml", site.local("atom_en.xml"), "application/atom+xml")
+    ingest(data, feed)  # no article pages: the Atom <content> is the body
+    interview = news(data)["tag:infoshos.ru,2011-05-23:/en/idn/9472"]
+    assert interview["body_from"] == "feed"
+    paragraphs = interview["body"].split("\n\n")
+    assert len(paragraphs) == 3 and paragraphs[0].startswith("Ahead of the 10th anniversary")
+    assert "There are aspirants for the status of an observer" in paragraphs[2]
+    assert news(data)["tag:infoshos.ru,2020-01-13:/en/idn/21460"]["body_from"] is None
+    # A page with less text than the feed's keeps the feed's body (and is not asked again).
+    short = b"<html><body><td class='text'><p>Only one short paragraph.</p></td></body></html>"
+    site.serve("/en/?idn=9472", short, HTML)
+    ingest(data, feed, articles=True)
+    interview = news(data)["tag:infoshos.ru,2011-05-23:/en/idn/9472"]
+    assert (interview["body_from"], interview["article_attempts"]) == ("feed", 1)
+    assert interview["article_error"] is None
+    ingest(data, feed, articles=True)
+    assert len(site.requests_to("/en/?idn=9472")) == 1
+
+
+def test_a_page_served_for_every_link_is_boilerplate_never_a_body(site, data):
+    """A listing whose links lead to a page that serves the listing itself for any `?idn=`:
+    its footer must not become the articles' body (issue 18)."""
+    footer = (b"<html><body><div class='news'><p>SCO news of the week and the month.</p></div>"
+              b"<footer><p>The website has been created with the financial assistance of the "
+              b"foundation, all rights reserved, copying is allowed with a link.</p></footer>"
+              b"</body></html>")
+    listing = site.serve("/en/", fixture("news_list_en.html").replace(
+        b"http://www.infoshos.ru", site.base.encode()), HTML)
+    for idn in (21460, 21459):
+        site.serve(f"/en/?idn={idn}", footer, HTML)
+    ingest(data, listing, articles=True, articles_per_run=1)  # one page: not known yet
+    (stored,) = [r for r in news(data).values() if r["body"]]
+    assert (stored["body_from"], stored["body"]) == ("article",
+                                                     "SCO news of the week and the month.")
+    second = ingest(data, listing, articles=True, articles_per_run=1)
+    rows = Warehouse(data).read(NEWS).to_pylist()
+    assert [r for r in rows if r["body"]] == []  # found again for another URL: cleared
+    cleared = next(r for r in rows if r["item_id"] == stored["item_id"])
+    assert cleared["body_from"] is None and "boilerplate" in cleared["article_error"]
+    assert second["articles_failed"] == 1 and "boilerplate" in second["first_article_failure"]
 
 
 def test_item_without_date_takes_the_article_date_else_first_seen(site, data):
@@ -263,3 +323,28 @@ def test_run_name_is_news_and_moscow_minute():
     from sco_etl.flows.news import news_run_name
 
     assert re.fullmatch(r"news-\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", news_run_name())
+
+
+def test_a_lake_of_an_earlier_release_loses_the_item_hashes_and_gains_body_from(site, data):
+    """The raw item hashes of release 2 (a fast path for a 10,000-item feed) are dropped by
+    the schema step; the bodies stored then (all from article pages) keep reading so."""
+    from sco_etl.warehouse.lake import connect
+
+    feed = site.serve("/atom.xml", site.local("atom_en.xml"), "application/atom+xml")
+    site.serve("/en/?idn=9472", fixture("article_en_moiseev_interview.html"), HTML)
+    ingest(data, feed, articles=True)
+    body = news(data)["tag:infoshos.ru,2011-05-23:/en/idn/9472"]["body"]
+    warehouse = Warehouse(data)
+    connection = connect(warehouse.lake)
+    connection.execute("CREATE TABLE news_item_hashes (item_id VARCHAR, raw_hash VARCHAR)")
+    connection.execute("ALTER TABLE news DROP COLUMN body_from")
+    connection.execute("UPDATE lake_meta SET schema_version = 2")
+    connection.close()
+    again = ingest(data, feed, articles=True)  # the run's schema step
+    with Warehouse(data).reader() as reader:
+        tables = {name for (name,) in reader.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'sco'").fetchall()}
+    assert "news_item_hashes" not in tables and "news" in tables
+    interview = news(data)["tag:infoshos.ru,2011-05-23:/en/idn/9472"]
+    assert (interview["body"], interview["body_from"]) == (body, None)  # read as "article"
+    assert again["articles"] == 2 and len(site.requests_to("/en/?idn=9472")) == 1  # the 404s

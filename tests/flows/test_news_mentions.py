@@ -150,8 +150,8 @@ def test_an_edited_item_gains_and_loses_mentions_with_its_text(httpserver, tmp_p
 def test_an_item_another_writer_changed_meanwhile_is_matched_in_the_transaction(tmp_path):
     from requests.structures import CaseInsensitiveDict
 
-    from sco_etl.tasks.news.articles import ARTICLE_RESULT
-    from sco_etl.tasks.news.extract import parse_document
+    from sco_etl.tasks.news.client import ARTICLE_PAGES as ARTICLE_RESULT
+    from sco_etl.tasks.news.documents import parse_document
     from sco_etl.tasks.news.load import update_mentions
     from sco_etl.tasks.news.normalise import normalise_document
     from sco_etl.tasks.news.rows import build_rows

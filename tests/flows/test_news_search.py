@@ -9,9 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sco_etl.flows.cli import app
-from sco_etl.tasks.news.search import snippet
 from sco_etl.warehouse import Warehouse
-from sco_etl.warehouse.search import index_path, search
+from sco_etl.warehouse.search import index_path, search, snippet
 from tests.fakes.news_site import NewsSite, fixture
 
 runner = CliRunner()
@@ -41,7 +40,22 @@ def test_news_run_builds_the_index_and_search_finds_the_interview_by_its_body(en
     assert lines[0].startswith("23.05.2011 10:00  ") and "/atom.xml" in lines[0]
     assert lines[1].strip() == "Leonid Moiseev: World vests great hopes in SCO"
     assert "There are aspirants for the status of an observer" in lines[2]
+    assert lines[3].strip().startswith("http://")  # the link as published, not the https url
     assert len([line for line in lines if line.startswith(("2", "0", "1"))]) == 1
+
+
+def test_the_feeds_own_text_is_found_before_any_article_page(httpserver, tmp_path,
+                                                            prefect_harness):
+    """Issue 18: the README's `news search "aspirants"` found nothing until the article page
+    was fetched, though the Atom feed carries the text."""
+    feeds = NewsSite(httpserver).serve_feeds()
+    env = {"SCO_ETL_DATA_DIR": str(tmp_path / "data"), "SCO_ETL_NEWS_FEEDS": ",".join(feeds),
+           "SCO_ETL_REQUEST_INTERVAL": "0", "COLUMNS": "200"}
+    assert runner.invoke(app, ["news", "--no-articles"], env=env).exit_code == 0
+    result = runner.invoke(app, ["news", "search", "aspirants"], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1].strip() == (
+        "Leonid Moiseev: World vests great hopes in SCO")
 
 
 def test_english_and_russian_stemming(env):

@@ -215,6 +215,12 @@ def test_article_page_has_the_full_text(lake, open_day):
     paragraphs = tab.eval_on_selector_all("#article .body p", "ps => ps.map(p => p.textContent)")
     assert paragraphs == [" ".join(p.split()) for p in body.split("\n\n")]
     assert len(paragraphs) == 3
+    # "Original" is the link as published (an http-only site stays http), not the canonical
+    # https url (issue 18).
+    (link,) = run_query(lake, "SELECT link FROM news WHERE title LIKE 'Leonid Moiseev%' "
+                              "AND body IS NOT NULL").column("link").to_pylist()
+    assert link.startswith("http://")
+    assert tab.get_attribute("#article .source a", "href") == link
     tab.go_back()
     tab.click(f"ul.headlines a:text-is({SCRIPT_TITLE!r})")
     assert tab.inner_text("#article h1") == SCRIPT_TITLE

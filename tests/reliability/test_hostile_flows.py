@@ -189,7 +189,7 @@ def test_news_run_over_the_corpus_writes_only_clean_rows(news_outcome, attacker)
     rows = warehouse.read(NEWS).to_pylist()
     assert rows
     for row in rows:
-        for column in ("title", "summary", "author"):
+        for column in ("title", "summary", "author", "body"):
             assert not re.search(r"<\s*[A-Za-z/!]", row[column] or ""), row[column]
         assert row["link"].startswith(("http://", "https://")), row["link"]
         assert row["url"].startswith("https://")

@@ -12,7 +12,7 @@ import pytest
 from sco_etl.schemas.errors import SourceFormatError
 from sco_etl.tasks.cbr.parse import parse_daily, parse_directory, parse_dynamic
 from sco_etl.tasks.news.articles import extract_article
-from sco_etl.tasks.news.extract import parse_document
+from sco_etl.tasks.news.documents import parse_document
 from tests.fakes.hostile import CBR_DOCUMENTS, DOCUMENTS, HOSTILE, NEWS_DOCUMENTS, document
 from tests.fakes.news_site import HTML, RSS
 
@@ -107,7 +107,7 @@ def test_a_record_refused_before_validation_is_quarantined_not_a_crash():
     ("http://127.0.0.1:5000/feed", "http://127.0.0.1:99999/page", False),
 ])
 def test_article_pages_are_fetched_only_on_the_source_site(source, link, fetched):
-    from sco_etl.tasks.news.rows import same_site
+    from sco_etl.tasks.news.plan import same_site
 
     assert same_site(source, link) is fetched
 

@@ -96,22 +96,38 @@ def test_the_late_message_says_what_and_since_when():
 def test_news_sources_are_late_after_their_maximum_age():
     now = dt.datetime(2025, 4, 10, 12, tzinfo=UTC)
     verdicts = {v.subject: v for v in news_freshness([
-        SourceActivity("https://a.example/rss", now - dt.timedelta(hours=10), None),
+        SourceActivity("https://a.example/rss", now - dt.timedelta(hours=10)),
         SourceActivity("https://b.example/rss", dt.datetime(2025, 4, 7, 9, tzinfo=UTC),
-                       dt.datetime(2025, 4, 7, 9, 20, tzinfo=UTC)),
+                       now - dt.timedelta(minutes=5)),
         # Items dated in the future (a zone bug) count as now, never as "fresh for days".
-        SourceActivity("https://c.example/rss", now + dt.timedelta(days=5), None),
+        SourceActivity("https://c.example/rss", now + dt.timedelta(days=5)),
     ], now)}
     assert not verdicts["news https://a.example/rss"].is_late
     late = verdicts["news https://b.example/rss"]
-    assert late.late_since == dt.datetime(2025, 4, 9, 9, 20, tzinfo=UTC)  # first seen + 48 h
-    assert "LATE since 2025-04-09 12:20 MSK" in late.message(now)
+    # by its newest item's own time, not by when we fetched or first saw it
+    assert late.late_since == dt.datetime(2025, 4, 9, 9, 0, tzinfo=UTC)
+    assert "LATE since 2025-04-09 12:00 MSK" in late.message(now)
     assert verdicts["news https://c.example/rss"].latest == now
+
+
+def test_a_feed_still_serving_old_items_is_late_and_one_that_always_failed_is_listed():
+    """Issue 18: a feed whose latest item is from 2019 was called fresh with a 2026 time, and
+    a feed that always failed had no line."""
+    now = dt.datetime(2026, 11, 29, 12, tzinfo=UTC)
+    old, failing = news_freshness([
+        SourceActivity("old", dt.datetime(2019, 12, 17, 8, 28, tzinfo=UTC),
+                       now - dt.timedelta(hours=1)),
+        SourceActivity("failing", None, dt.datetime(2026, 11, 20, 9, tzinfo=UTC)),
+    ], now)[::-1]
+    assert old.message(now) == ("news old: latest item 2019-12-17 11:28 MSK — LATE since "
+                                "2019-12-19 11:28 MSK (2537 days 3 h)")
+    assert failing.message(now) == ("news failing: no items stored — LATE since "
+                                    "2026-11-20 12:00 MSK (9 days 3 h)")
 
 
 def test_a_per_source_cadence_overrides_the_default():
     now = dt.datetime(2025, 4, 10, 12, tzinfo=UTC)
-    activity = [SourceActivity("daily", now - dt.timedelta(hours=30), None)]
+    activity = [SourceActivity("daily", now - dt.timedelta(hours=30))]
     assert not news_freshness(activity, now)[0].is_late
     assert news_freshness(activity, now, max_age_by_source={"daily": dt.timedelta(days=1)})[
         0].is_late
@@ -122,7 +138,7 @@ def test_the_report_summary_lists_only_what_is_late():
     report = assess(StoredRates(D(2025, 4, 2)),
                     [SourceActivity("feed", None, now - dt.timedelta(days=3))], now)
     assert len(report.late) == 1
-    assert report.summary().startswith("late data: news feed: latest item ")
+    assert report.summary().startswith("late data: news feed: no items stored — LATE since ")
     assert "rates:" not in report.summary()
     assert assess(StoredRates(D(2025, 4, 2)), [], now).summary() == "all 1 datasets are fresh"
 

@@ -10,7 +10,7 @@ from requests.structures import CaseInsensitiveDict
 
 from sco_etl.schemas.errors import SourceFormatError
 from sco_etl.tasks.news.articles import extract_article
-from sco_etl.tasks.news.extract import parse_document
+from sco_etl.tasks.news.documents import parse_document
 from sco_etl.tasks.news.fields import canonical_url
 from sco_etl.tasks.news.normalise import normalise_document
 from tests.fakes.news_site import FIXTURES, fixture
@@ -65,6 +65,29 @@ def test_atom_interview_is_0600_utc_and_id_is_not_the_link():
     assert interview["link"] == "http://www.infoshos.ru/en/?idn=9472"
     assert interview["language"] == "en"
     assert interview["summary"].startswith("Ahead of the 10th anniversary summit")
+
+
+def test_the_feeds_full_text_is_read_as_plain_paragraphs():
+    """Atom `content` and RSS `content:encoded` give the item's feed body (issue 18); a feed
+    with only summaries gives none, and the summary is read as before."""
+    _, atom = candidates("atom_en.xml", "application/atom+xml")
+    rows = by_guid(atom.rows.to_pylist())
+    body = rows["tag:infoshos.ru,2011-05-23:/en/idn/9472"]["feed_body"].split("\n\n")
+    assert len(body) == 3 and body[1].startswith("When an anniversary approaches")
+    assert body[2].endswith("These applications are being considered and they require "
+                            "decisions.")
+    assert rows["tag:infoshos.ru,2020-01-13:/en/idn/21460"]["feed_body"] is None
+    rss = (b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+           b"<channel><link>http://a.org/</link><item><title>x</title><link>/1</link>"
+           b"<description>Teaser</description><content:encoded><![CDATA[<p>First &amp; "
+           b"<b>bold</b>.</p><script>alert(1)</script><p>Second<br/>line</p>]]>"
+           b"</content:encoded></item></channel></rss>")
+    (row,) = normalise_document(FEED_URL, parse_document(rss, FEED_URL, CaseInsensitiveDict())
+                                ).rows.to_pylist()
+    assert row["feed_body"] == "First & bold.\n\nSecond\n\nline"
+    assert (row["summary"], row["summary_html"]) == ("Teaser", "Teaser")
+    _, plain = candidates("rss_en_2019-12-17.xml")
+    assert plain.rows["feed_body"].null_count == plain.rows.num_rows
 
 
 def test_tricky_items_each_case():
