@@ -122,6 +122,43 @@ class LakeSettings:
                 "CAST(timezone('Europe/Moscow', get_current_timestamp()) AS DATE)"]
 
 
+@dataclass(frozen=True)
+class ReaderVersions:
+    """What reads the warehouse: DuckDB, its ducklake extension, the catalog's format."""
+
+    duckdb: str
+    ducklake: str
+    catalog_format: str
+
+    def comments(self) -> list[str]:
+        """Lines for `sco-etl catalog` to print as SQL comments."""
+        return [
+            f"Read by DuckDB {self.duckdb} with its ducklake extension {self.ducklake} "
+            f"(DuckLake catalog format {self.catalog_format}).",
+            f"A client must use DuckDB {self.duckdb} (pip install duckdb=={self.duckdb}): "
+            "a DuckDB 2.x client fails to load the pinned DuckLake extension.",
+        ]
+
+
+def reader_versions(settings: LakeSettings) -> ReaderVersions:
+    """The versions of DuckDB, ducklake and the catalog format this lake is read with.
+
+    Raises:
+        WarehouseError: the catalog cannot be reached.
+    """
+    connection = connect(settings, read_only=True)
+    try:
+        (ducklake,) = connection.execute(
+            "SELECT extension_version FROM duckdb_extensions() "
+            "WHERE extension_name = 'ducklake'").fetchone()
+        (catalog_format,) = connection.execute(
+            f"SELECT value FROM __ducklake_metadata_{LAKE_ALIAS}.ducklake_metadata "
+            "WHERE key = 'version'").fetchone()
+    finally:
+        connection.close()
+    return ReaderVersions(DUCKDB_VERSION, ducklake, catalog_format)
+
+
 def parse_catalog(spec: str) -> str:
     """Check a `SCO_ETL_CATALOG` value: `sqlite:PATH` or `postgres:CONNINFO`."""
     kind, _, rest = spec.partition(":")
@@ -212,7 +249,9 @@ def _session(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection
     """The lake in use, and Moscow's date in `sco_today` for the views that carry the latest
     rates forward: from sco-etl's one clock, never DuckDB's `current_date`."""
     connection.execute(f"USE {LAKE_ALIAS}")
-    connection.execute(f"SET VARIABLE {TODAY_VARIABLE} = ?", [moscow_today()])
+    # A literal, not a parameter: DuckDB imports pandas (~0.2 s) to bind the first parameter
+    # of a process, which a command that checks its input against the warehouse need not pay.
+    connection.execute(f"SET VARIABLE {TODAY_VARIABLE} = DATE '{moscow_today().isoformat()}'")
     return connection
 
 
