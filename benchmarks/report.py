@@ -223,13 +223,21 @@ def _cli_section(figures: dict) -> list[str]:
     if "catchup_with_server_seconds" not in cli:
         return [f"5. Command line: not measured — {cli.get('error', 'not run')}"]
     failed = cli["failed_run"]
+    rss = cli["catchup_tree_rss_mb"]
     rows = [
         (f"daily catch-up `sco-etl rates`, median of {cli['rounds']}", ""),
         ("  with `sco-etl server` running (s)", _s(cli["catchup_with_server_seconds"])),
-        ("  without: temporary Prefect server (s)", _s(cli["catchup_without_server_seconds"])),
-        ("  peak RSS, process tree with / without (MB)",
-         f"{cli['catchup_tree_rss_mb']['with_server']:.0f} / "
-         f"{cli['catchup_tree_rss_mb']['without_server']:.0f}"),
+        ("  first of the day: starts the server (s)",
+         _s(cli.get("catchup_first_of_day_seconds"))),
+        ("  its server start, overlapping the imports (s)", _s(cli.get("auto_start_seconds"))),
+        ("  no background server: temporary Prefect server (s)",
+         _s(cli["catchup_without_server_seconds"])),
+        ("  peak RSS, process tree warm / first / temporary (MB)",
+         " / ".join(_mb(rss.get(kind)) for kind in ("with_server", "first_of_day",
+                                                    "without_server"))),
+        ("`sco-etl --help`, median (s)", _s(cli.get("help_seconds"))),
+        ("`sco-etl rates --currencies XYZ`: exit 2 at once (s)",
+         _s(cli.get("input_error", {}).get("seconds"))),
         ("`sco-etl server start`, new database / later (s)",
          f"{cli['server_start_first_seconds']:.2f} / {cli['server_start_seconds']:.2f}"),
         ("`sco-etl server stop` (s)", _s(cli["server_stop_seconds"])),

@@ -95,8 +95,11 @@ def cli_backfill(suite: Suite, cbr: CachedCbr, url: str, ms: int, warm_up: bool)
     def run(data: Path, args: list[str]):
         # Prefect gives its temporary server 20 s to start; on a busy 2-core machine that is
         # not always enough, and a timeout here would measure nothing.
+        # No background server either (it would outlive the run): Prefect's temporary one,
+        # whose start-up the figure includes, as it did before the background server.
         env = child_env(SCO_ETL_DATA_DIR=str(data), SCO_ETL_CBR_URL=url, PREFECT_HOME=str(home),
-                        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=str(CLI_SERVER_TIMEOUT))
+                        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=str(CLI_SERVER_TIMEOUT),
+                        SCO_ETL_AUTO_SERVER="0")
         child = run_child(args, env, suite.work / "cli.log")
         if child.returncode != 0:
             raise RuntimeError(f"sco-etl rates failed (exit {child.returncode}); "

@@ -102,6 +102,7 @@ def cli_targets(figures: dict) -> list[tuple[str, object, bool | None, str]]:
             "catchup_with_server_seconds"]
         out.append((f"issue 11: daily catch-up via CLI, `sco-etl server` running <= {goal:.0f} s",
                     seconds, seconds <= goal, f"{seconds:.2f} s"))
+        out.extend(command_line_targets(section))
         failed, goal = section["failed_run"], goals["failed_run_lines"]
         ok = failed["lines"] <= goal and not failed["traceback"] and failed["exit_code"] == 1
         out.append((f"issue 11: failed run with no network <= {goal} lines, no traceback, exit 1",
@@ -113,6 +114,30 @@ def cli_targets(figures: dict) -> list[tuple[str, object, bool | None, str]]:
         goal = goals["backfill_tree_rss_mb"]
         out.append((f"issue 11: peak RSS of a CLI backfill, process tree <= {goal:.0f} MB",
                     max(trees), max(trees) <= goal, f"{max(trees):.0f} MB"))
+    return out
+
+
+def command_line_targets(section: dict) -> list[tuple[str, object, bool | None, str]]:
+    """Issue 19's command-line figures: (target, measured, met, shown)."""
+    goals, out = CLI_TARGETS, []
+    if "catchup_first_of_day_seconds" not in section:
+        return out
+    warm, cold = section["catchup_with_server_seconds"], section["catchup_first_of_day_seconds"]
+    goal, ratio = goals["catchup_warm_seconds"], goals["catchup_warm_to_cold"]
+    out.append((f"issue 19: daily catch-up, server running <= {goal:.0f} s and <= {ratio} x "
+                "the first of the day", warm, warm <= goal and warm <= ratio * cold,
+                f"{warm:.2f} s, {warm / cold:.2f} x"))
+    goal = goals["catchup_first_of_day_seconds"]
+    out.append((f"issue 19: daily catch-up, first of the day (starts the server) <= {goal:.0f} s",
+                cold, cold <= goal, f"{cold:.2f} s"))
+    goal, seconds = goals["help_seconds"], section["help_seconds"]
+    out.append((f"issue 19: `sco-etl --help` < {goal} s", seconds, seconds < goal,
+                f"{seconds:.2f} s"))
+    error, goal = section["input_error"], goals["input_error_seconds"]
+    ok = error["seconds"] < goal and error["exit_codes"] == [2] and not error["created_anything"]
+    out.append((f"issue 19: an input error < {goal:.0f} s, exit 2, nothing started or made",
+                error["seconds"], ok, f"{error['seconds']:.2f} s, exit {error['exit_codes']}, "
+                f"{'made files' if error['created_anything'] else 'nothing made'}"))
     return out
 
 

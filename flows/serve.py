@@ -16,7 +16,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sco_etl.flows import deployments
-from sco_etl.flows.background_server import configured_api_url, prefect_home, read_record
+from sco_etl.flows.background_server import (
+    configured_api_url,
+    prefect_home,
+    read_record,
+    recorded,
+)
 from sco_etl.flows.server import HOST, LocalServer, ServeError, is_healthy, port_in_use, server_port
 from sco_etl.schemas.errors import ConfigError
 
@@ -78,7 +83,8 @@ def _serve_with_own_server(home: Path, specs: list[deployments.DeploymentSpec], 
         served = _deployments(specs)
         server.wait_until_ready()
         echo(f"Prefect UI: {server.url}   (API {server.api_url}; log {server.log})")
-        _run_against(server.api_url, served, limit, echo)
+        with recorded(home, server):  # other terminals' runs go to it too
+            _run_against(server.api_url, served, limit, echo)
     finally:
         server.stop()
 

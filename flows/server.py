@@ -1,8 +1,8 @@
 """The local Prefect server: launched on loopback, its database and log under a home folder.
 
 `LocalServer` is the one launcher of the project: `sco-etl serve` runs one for the life of the
-command, the benchmarks and tests for the life of a `with` block, and `sco-etl server start`
-(`flows.background_server`) detaches one so that it outlives the command.
+command, the benchmarks and tests for the life of a `with` block, and the supervisor of
+`sco-etl server` (`flows.background_server`) for as long as the server is in use.
 """
 
 from __future__ import annotations
@@ -107,20 +107,21 @@ class LocalServer:
         port: the loopback port to listen on.
         timeout: seconds to wait for a healthy API.
         environ: the environment to start from (default: this process's).
-        detached: outlive this process (`sco-etl server start`); by default the server gets
-            SIGTERM when this process dies, even by SIGKILL.
+        own_group: run in a session (and process group) of its own; False keeps it in this
+            process's group (the supervisor of `sco-etl server`, whose group is stopped
+            whole). Either way the server gets SIGTERM when this process dies, even by SIGKILL.
         ui: serve the web UI too (the benchmarks time the API alone).
         log: where the server's output goes.
     """
 
     def __init__(self, home: Path, port: int, timeout: float = STARTUP_TIMEOUT,
-                 environ: Mapping[str, str] | None = None, detached: bool = False,
+                 environ: Mapping[str, str] | None = None, own_group: bool = True,
                  ui: bool = True, log: Path | None = None) -> None:
         self.home = home
         self.environ = environ
         self.port = port
         self.timeout = timeout
-        self.detached = detached
+        self.own_group = own_group
         self.ui = ui
         self.url = f"http://{HOST}:{port}"
         self.api_url = f"{self.url}/api"
@@ -136,12 +137,11 @@ class LocalServer:
             command.append("--no-ui")
         with self.log.open("ab") as log:
             # A session of its own: the terminal's Ctrl-C reaches only us, so the runner can
-            # still pause its schedules on this server before we stop it; and a detached
-            # server survives the terminal that started it.
+            # still pause its schedules on this server before we stop it.
             self.process = subprocess.Popen(
                 command, env=server_environment(self.home, self.environ),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=None if self.detached else _die_with_parent,
+                start_new_session=self.own_group, preexec_fn=_die_with_parent,
             )
 
     def wait_until_ready(self) -> float:
@@ -166,14 +166,15 @@ class LocalServer:
             return
         # A second Ctrl-C while the server stops must not leave it running.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        kill = os.killpg if self.own_group else os.kill
         try:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
+                kill(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
+                    kill(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         finally:
             signal.signal(signal.SIGINT, previous)

@@ -497,7 +497,12 @@ def open(warehouse: Warehouse | None = None, known_at: dt.datetime | str | None 
          ) -> Snapshot:
     """The latest snapshot of the warehouse (or the one current at `known_at`), for
     notebooks; without `warehouse`, the one `sco-etl` commands use (SCO_ETL_* settings)."""
-    reader = Reader(warehouse or Warehouse.from_environment())
+    if warehouse is None:
+        # A notebook is an edge, like a command: it takes the same SCO_ETL_* settings.
+        from sco_etl.flows.config import resolve_warehouse
+
+        warehouse = resolve_warehouse()
+    reader = Reader(warehouse)
     if known_at is None:
         return reader.snapshot()
     moment = dt.datetime.fromisoformat(known_at) if isinstance(known_at, str) else known_at

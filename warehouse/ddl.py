@@ -95,9 +95,10 @@ def schema_digest() -> str:
 
 def stored_schema(connection: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
     """The (version, digest) the lake was last brought to; None for a lake not created yet."""
+    # The name inline, not a parameter: binding a process's first parameter loads pandas.
     exists = connection.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'sco' AND table_name = ?",
-        [META_TABLE]).fetchone()[0]
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'sco' "
+        f"AND table_name = '{META_TABLE}'").fetchone()[0]
     if not exists:
         return None
     return connection.execute(

@@ -11,18 +11,32 @@ import shutil
 import uuid
 from pathlib import Path
 
+from sco_etl.schemas.errors import ConfigError
 from sco_etl.warehouse.ddl import BASE_TABLES
 from sco_etl.warehouse.lake import quote
 from sco_etl.warehouse.store import Warehouse
 
 
 def export(warehouse: Warehouse, target: Path) -> dict[str, int]:
-    """Write every table of one snapshot under `target/<table>/…`; return rows per table."""
+    """Write every table of one snapshot under `target/<table>/…`; return rows per table.
+
+    Raises:
+        NoWarehouseError: there is no warehouse to export (nothing is created).
+        ConfigError: `target` cannot be written (its parent cannot be made, or is not
+            writable).
+    """
+    warehouse.require()
     target = target.expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"cannot write an export to {target}: it is a file, not a folder")
     staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+    except OSError as error:
+        raise ConfigError(f"cannot write an export to {target}: "
+                          f"{error.strerror or error}") from error
     counts: dict[str, int] = {}
-    staging.mkdir()
     try:
         with warehouse.reader() as connection:
             connection.execute("BEGIN TRANSACTION")  # every table from the same snapshot

@@ -28,6 +28,16 @@ def snapshots(warehouse: Warehouse, since: dt.datetime | None = None) -> pa.Tabl
             "ORDER BY snapshot_id", [since]).to_arrow_table()
 
 
+def first_snapshot_time(warehouse: Warehouse) -> dt.datetime:
+    """When the warehouse's oldest snapshot with its tables was committed: the earliest
+    moment time travel can answer (DuckLake's bare snapshot 0 holds no table yet)."""
+    with warehouse.reader() as connection:
+        (first,) = connection.execute(
+            f"SELECT min(snapshot_time) FILTER (WHERE snapshot_id > 0) "
+            f"FROM {LAKE_ALIAS}.snapshots()").fetchone()
+    return first
+
+
 def changes(warehouse: Warehouse, since: dt.datetime) -> pa.Table:
     """Per table: keys inserted, updated and deleted by the snapshots committed after `since`.
 

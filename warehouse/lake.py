@@ -24,7 +24,6 @@ from sco_etl.warehouse.views import TODAY_VARIABLE
 
 LAKE_ALIAS = "sco"
 CATALOG_FILE = "catalog.sqlite"
-DEFAULT_DATA_DIR = "./data"
 DATA_DIR = "lake"
 EXTENSIONS = ("ducklake", "sqlite_scanner", "postgres_scanner", "httpfs")
 """Loaded from the pinned `duckdb-extension-*` wheels; DuckDB checks their signatures."""
@@ -123,6 +122,43 @@ class LakeSettings:
                 "CAST(timezone('Europe/Moscow', get_current_timestamp()) AS DATE)"]
 
 
+@dataclass(frozen=True)
+class ReaderVersions:
+    """What reads the warehouse: DuckDB, its ducklake extension, the catalog's format."""
+
+    duckdb: str
+    ducklake: str
+    catalog_format: str
+
+    def comments(self) -> list[str]:
+        """Lines for `sco-etl catalog` to print as SQL comments."""
+        return [
+            f"Read by DuckDB {self.duckdb} with its ducklake extension {self.ducklake} "
+            f"(DuckLake catalog format {self.catalog_format}).",
+            f"A client must use DuckDB {self.duckdb} (pip install duckdb=={self.duckdb}): "
+            "a DuckDB 2.x client fails to load the pinned DuckLake extension.",
+        ]
+
+
+def reader_versions(settings: LakeSettings) -> ReaderVersions:
+    """The versions of DuckDB, ducklake and the catalog format this lake is read with.
+
+    Raises:
+        WarehouseError: the catalog cannot be reached.
+    """
+    connection = connect(settings, read_only=True)
+    try:
+        (ducklake,) = connection.execute(
+            "SELECT extension_version FROM duckdb_extensions() "
+            "WHERE extension_name = 'ducklake'").fetchone()
+        (catalog_format,) = connection.execute(
+            f"SELECT value FROM __ducklake_metadata_{LAKE_ALIAS}.ducklake_metadata "
+            "WHERE key = 'version'").fetchone()
+    finally:
+        connection.close()
+    return ReaderVersions(DUCKDB_VERSION, ducklake, catalog_format)
+
+
 def parse_catalog(spec: str) -> str:
     """Check a `SCO_ETL_CATALOG` value: `sqlite:PATH` or `postgres:CONNINFO`."""
     kind, _, rest = spec.partition(":")
@@ -133,42 +169,6 @@ def parse_catalog(spec: str) -> str:
     if kind == "sqlite":
         return f"sqlite:{Path(rest).expanduser().resolve()}"
     return spec
-
-
-def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
-    """The data directory: explicit, else `SCO_ETL_DATA_DIR`, else `./data`; absolute.
-
-    Like `resolve_lake`, it reads the environment: only the edges (commands, flows, the web
-    app, notebooks) call it, and pass what it gives down.
-    """
-    root = Path(data_dir or os.environ.get("SCO_ETL_DATA_DIR") or DEFAULT_DATA_DIR)
-    return root.expanduser().resolve()
-
-
-def resolve_lake(root: Path) -> LakeSettings:
-    """The warehouse's catalog and data path: `SCO_ETL_CATALOG` and `SCO_ETL_DATA_PATH`,
-    by default a SQLite catalog and a `lake/` folder in the data directory."""
-    catalog = parse_catalog(os.environ.get("SCO_ETL_CATALOG") or f"sqlite:{root / CATALOG_FILE}")
-    if not os.environ.get("SCO_ETL_CATALOG") and not os.environ.get("SCO_ETL_DATA_PATH"):
-        return LakeSettings.local(root)
-    data_path = os.environ.get("SCO_ETL_DATA_PATH") or str(root / DATA_DIR)
-    if not data_path.startswith("s3://"):
-        data_path = str(Path(data_path).expanduser().resolve())
-    data_path = data_path.rstrip("/") + "/"
-    s3 = None
-    if data_path.startswith("s3://"):
-        endpoint = os.environ.get("SCO_ETL_S3_ENDPOINT", "")
-        use_ssl = not endpoint.startswith("http://")
-        s3 = S3Settings(
-            endpoint=endpoint.removeprefix("http://").removeprefix("https://").rstrip("/"),
-            key_id=os.environ.get("AWS_ACCESS_KEY_ID", ""),
-            secret=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
-            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            or "us-east-1",
-            use_ssl=use_ssl,
-            url_style=os.environ.get("SCO_ETL_S3_URL_STYLE") or ("path" if endpoint else "vhost"),
-        )
-    return LakeSettings(catalog, data_path, s3)
 
 
 def install_extensions() -> None:
@@ -249,7 +249,9 @@ def _session(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection
     """The lake in use, and Moscow's date in `sco_today` for the views that carry the latest
     rates forward: from sco-etl's one clock, never DuckDB's `current_date`."""
     connection.execute(f"USE {LAKE_ALIAS}")
-    connection.execute(f"SET VARIABLE {TODAY_VARIABLE} = ?", [moscow_today()])
+    # A literal, not a parameter: DuckDB imports pandas (~0.2 s) to bind the first parameter
+    # of a process, which a command that checks its input against the warehouse need not pay.
+    connection.execute(f"SET VARIABLE {TODAY_VARIABLE} = DATE '{moscow_today().isoformat()}'")
     return connection
 
 

@@ -65,8 +65,10 @@ def check_query(sql: str) -> None:
         inner = duckdb.extract_statements(explained) if explained.strip() else []
         kind = inner[0].type if len(inner) == 1 else kind
     if kind not in QUERY_STATEMENTS:
+        name = kind.name
+        article = "an" if name[0] in "AEIOU" else "a"
         raise ReadOnlyQueryError(
-            f"refused a {kind.name} statement: `sco-etl query` only reads. "
+            f"refused {article} {name} statement: `sco-etl query` only reads. "
             "Change data through the ingestion commands.")
 
 

@@ -26,8 +26,6 @@ from sco_etl.warehouse.lake import (
     connect,
     quote,
     redacted,
-    resolve_data_dir,
-    resolve_lake,
 )
 from sco_etl.warehouse.merge import UpsertResult
 
@@ -55,13 +53,6 @@ class Warehouse:
         self.lake = lake or LakeSettings.local(self.root)
         self._exists = False
         self._migrated = False
-
-    @classmethod
-    def from_environment(cls, data_dir: str | Path | None = None) -> Warehouse:
-        """The warehouse `sco-etl` commands use: `SCO_ETL_DATA_DIR`, `SCO_ETL_CATALOG`,
-        `SCO_ETL_DATA_PATH` (for notebooks and other edges that have no settings of their own)."""
-        root = resolve_data_dir(data_dir)
-        return cls(root, lake=resolve_lake(root))
 
     def read(self, table: Table, columns: list[str] | None = None, where: str | None = None,
              parameters: list | None = None) -> pa.Table:

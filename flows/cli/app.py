@@ -1,8 +1,7 @@
-"""The `sco-etl` command line."""
+"""The `sco-etl` command line: the root app, and the commands that take a few lines each."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -10,15 +9,16 @@ from typing import Annotated
 
 import typer
 
-from sco_etl.flows.cli import render, run_log
+from sco_etl.flows.cli import run_log
 from sco_etl.flows.cli.common import (
+    EXIT_FAILED,
     RUN,
-    DateOption,
+    Commands,
+    Format,
+    FormatOption,
     KnownAtOption,
-    _date,
-    _fail,
-    _moment,
     console,
+    date_option,
     report_failure,
 )
 from sco_etl.flows.cli.news import news_app
@@ -26,12 +26,12 @@ from sco_etl.flows.cli.page import page
 from sco_etl.flows.cli.rates import rates
 from sco_etl.flows.cli.server import server_app, use_background_server
 from sco_etl.flows.cli.web import web
-from sco_etl.flows.config import resolve, resolve_data_dir
-from sco_etl.schemas.clock import moscow_today
-from sco_etl.schemas.errors import ScoEtlError
 
-app = typer.Typer(help="Ingest CBR rates of SCO currencies and SCO news into Parquet + DuckDB.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+WRITES = {"rates", "news", "maintain", "serve", "server"}
+"""Commands that may create the data directory (and so its `logs/`)."""
+
+app = Commands(help="Ingest CBR rates of SCO currencies and SCO news into Parquet + DuckDB.",
+               no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(news_app, name="news")
 app.add_typer(server_app, name="server")
 app.command()(page)
@@ -46,106 +46,112 @@ def setup(
         "--verbose", "-v", help="show Prefect's log and tracebacks on the terminal")] = False,
 ) -> None:
     """Ingest CBR rates of SCO currencies and SCO news into Parquet + DuckDB."""
+    from sco_etl.flows.config import resolve_data_dir
+
     # Before any command imports Prefect: its logging then goes to the run's log file.
     RUN.command = ctx.invoked_subcommand or "sco-etl"
     RUN.verbose = verbose
-    RUN.log_file = run_log.start(resolve_data_dir(), RUN.command, verbose)
+    folder = run_log.folder_for(resolve_data_dir(), writes=RUN.command in WRITES)
+    RUN.log = run_log.start(folder, RUN.command, verbose)
 
 
 @app.command()
-def board(date: DateOption = None, known_at: KnownAtOption = None) -> None:
+def board(
+    date: Annotated[str | None, date_option(
+        "the day of the box (default: today, Moscow)")] = None,
+    known_at: KnownAtOption = None,
+    format: FormatOption = Format.table,
+) -> None:
     """The SCO currencies/ruble box as of a date (default: today, Moscow)."""
+    from sco_etl.flows.cli import inputs, render
+    from sco_etl.flows.config import resolve_warehouse
+    from sco_etl.schemas.clock import moscow_today
     from sco_etl.warehouse import reports
 
-    day = _date(date) or moscow_today()
-    moment = _moment(known_at)
-    try:
-        rows = reports.board_rows(resolve().warehouse(), day, known_at=moment)
-    except ScoEtlError as error:
-        _fail(error)
+    day = inputs.day(date, "--date") or moscow_today()
+    warehouse = resolve_warehouse()
+    moment = inputs.known_at(known_at, warehouse)
+    rows = reports.board_rows(warehouse, day, known_at=moment)
+    if format == Format.table:  # people read a status as words: "dialogue partner"
+        rows = render.as_words(rows, "status")
     known = f" (as known at {moment})" if moment else ""
-    console.print(render.rich_table(
-        rows, title=f"SCO currencies / ruble as of {day}{known} — official rate of the Bank "
-                    "of Russia",
-        headers=reports.BOARD_HEADERS,
-    ))
+    render.print_rows(console, rows, format, headers=reports.BOARD_HEADERS,
+                      title=f"SCO currencies / ruble as of {day}{known} — official rate of the "
+                            "Bank of Russia")
 
 
 @app.command()
 def query(
-    sql: str,
-    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    sql: Annotated[str, typer.Argument(help="one SELECT (or EXPLAIN) over the tables and views; "
+                                            "`SHOW TABLES` lists them")],
+    format: FormatOption = Format.table,
     known_at: KnownAtOption = None,
 ) -> None:
     """Run a read-only SQL query over the warehouse tables and views."""
+    from sco_etl.flows.cli import inputs, render
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.warehouse import run_query
 
-    if format not in {"table", "csv", "json"}:
-        _fail(ValueError(f"--format must be table, csv or json, not {format!r}"))
-    try:
-        rows = run_query(resolve().warehouse(), sql, known_at=_moment(known_at))
-    except ScoEtlError as error:
-        _fail(error)
-    if format == "csv":
-        sys.stdout.write(render.as_csv(rows))
-    elif format == "json":
-        sys.stdout.write(render.as_json(rows) + "\n")
-    else:
-        console.print(render.rich_table(rows))
+    warehouse = resolve_warehouse()
+    rows = run_query(warehouse, sql, known_at=inputs.known_at(known_at, warehouse))
+    render.print_rows(console, rows, format)
 
 
 @app.command()
 def catalog() -> None:
     """Print the SQL a plain DuckDB client runs to attach the warehouse read-only."""
-    from sco_etl.warehouse.lake import install_extensions
+    from sco_etl.flows.config import resolve_warehouse
+    from sco_etl.warehouse.lake import reader_versions
 
-    config = resolve()
-    try:
-        install_extensions()  # so that any DuckDB client of this machine autoloads them
-        config.warehouse().require()
-    except ScoEtlError as error:
-        _fail(error)
-    for statement in config.lake.reader_statements():
+    warehouse = resolve_warehouse()
+    warehouse.require()  # installs the extensions: a plain client then autoloads them
+    for line in reader_versions(warehouse.lake).comments():
+        sys.stdout.write(f"-- {line}\n")
+    for statement in warehouse.lake.reader_statements():
         sys.stdout.write(statement + ";\n")
 
 
 @app.command()
 def changes(
-    since: Annotated[str, typer.Option(help="ISO time: list what changed after it")],
-    table: Annotated[str | None, typer.Option(help="list this table's changed rows")] = None,
+    since: Annotated[str, typer.Option(
+        metavar="TIME", help="list what changed after this moment: ISO time, e.g. "
+                             "2025-04-01T00:00+03:00 (no zone: UTC)")],
+    table: Annotated[str | None, typer.Option(
+        help="list this table's changed rows (e.g. rates, news)")] = None,
+    format: FormatOption = Format.table,
 ) -> None:
     """What each table gained or changed since a moment (DuckLake's change feed)."""
+    from sco_etl.flows.cli import inputs, render
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.warehouse import history
 
-    moment = dt.datetime.fromisoformat(_moment(since))
-    warehouse = resolve().warehouse()
-    try:
-        if table:
-            console.print(render.rich_table(history.table_changes(warehouse, table, moment),
-                                            title=f"{table}: changes since {moment}"))
-            return
-        console.print(render.rich_table(history.changes(warehouse, moment),
-                                        title=f"rows changed since {moment}"))
-        shown = history.snapshots(warehouse, moment).select(
-            ["snapshot_id", "snapshot_time", "commit_message"])
-        console.print(render.rich_table(shown, title="snapshots"))
-    except ScoEtlError as error:
-        _fail(error)
+    moment = inputs.moment(since, "--since")
+    name = inputs.table_name(table)
+    warehouse = resolve_warehouse()
+    if name:
+        render.print_rows(console, history.table_changes(warehouse, name, moment), format,
+                          title=f"{name}: changes since {moment}")
+        return
+    snapshots = history.snapshots(warehouse, moment).select(
+        ["snapshot_id", "snapshot_time", "commit_message"])
+    render.print_sections(console, [(f"rows changed since {moment}",
+                                     history.changes(warehouse, moment)),
+                                    ("snapshots", snapshots)], format)
 
 
 @app.command()
 def maintain(
     retention_days: Annotated[float, typer.Option(
-        help="keep time travel this many days back")] = 90,
+        min=0, help="keep time travel this many days back")] = 90,
 ) -> None:
     """Merge small files, expire snapshots past the retention, delete files no one needs."""
-    use_background_server()
+    from sco_etl.flows.config import resolve_warehouse
+
+    resolve_warehouse().require()  # maintenance creates no warehouse
+    use_background_server("sco_etl.flows.maintain")
     from sco_etl.flows.maintain import maintain_warehouse
 
-    try:
-        done = maintain_warehouse(retention_days=retention_days)
-    except ScoEtlError as error:
-        _fail(error)
+    done = maintain_warehouse(retention_days=retention_days)
     console.print(f"[green]maintained:[/] {done['files_before']} → {done['files_after']} data "
                   f"files ({done['bytes_after'] // 1024} KB), {done['snapshots_expired']} "
                   f"snapshots expired, {done['files_deleted']} old and "
@@ -153,27 +159,38 @@ def maintain(
 
 
 @app.command()
-def export(target: Annotated[Path, typer.Argument(help="folder to write")]) -> None:
+def export(target: Annotated[Path, typer.Argument(
+        help="folder to write (replaced whole; its parent is created if missing)")]) -> None:
     """Write a plain hive-partitioned Parquet copy of the current snapshot."""
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.warehouse.export import export as export_lake
 
-    try:
-        counts = export_lake(resolve().warehouse(), target)
-    except ScoEtlError as error:
-        _fail(error)
+    counts = export_lake(resolve_warehouse(), target)
     console.print(f"[green]exported to {target}:[/] " + ", ".join(
         f"{name} {rows}" for name, rows in counts.items()))
 
 
 @app.command()
-def status() -> None:
+def status(
+    format: Annotated[Format, typer.Option(
+        "--format", "-f", help="table (for people) or json (every section, for programs)"),
+    ] = Format.table,
+) -> None:
     """Freshness, row counts, gaps and the last loads."""
-    from sco_etl.flows.cli.status import print_status
+    from sco_etl.flows.cli.status import print_no_warehouse, print_status
+    from sco_etl.flows.config import resolve
+    from sco_etl.schemas.errors import InputError, NoWarehouseError
 
+    if format == Format.csv:
+        raise InputError("--format csv: status prints several tables; give table or json "
+                         "(or `sco-etl query` for one table as CSV)")
+    config = resolve()
     try:
-        print_status(console, resolve())
-    except ScoEtlError as error:
-        _fail(error)
+        config.warehouse().require()
+    except NoWarehouseError as error:  # an answer, not a failure
+        print_no_warehouse(console, config, str(error), format)
+        return
+    print_status(console, config, format)
 
 
 @app.command()
@@ -186,7 +203,7 @@ def serve(
         help="replace the schedules with this interval in seconds (demos and tests)")] = None,
     timezone: Annotated[str | None, typer.Option(
         help="time zone of --cron, e.g. Europe/Moscow (default UTC)")] = None,
-    limit: Annotated[int, typer.Option(help="flow runs at once")] = 2,
+    limit: Annotated[int, typer.Option(min=1, help="flow runs at once")] = 2,
 ) -> None:
     """Run the deployments of prefect.yaml on their schedules, with the Prefect UI, until Ctrl-C.
 
@@ -194,39 +211,41 @@ def serve(
     server of its own on 127.0.0.1 (port PREFECT_SERVER_API_PORT, else 4200 when free), its
     database under <data dir>/prefect/.
     """
-    from sco_etl.flows.serve import serve as serve_deployments
+    from sco_etl.flows.config import resolve
+    from sco_etl.schemas.errors import InputError
 
     if cron and interval:
-        _fail(ValueError("give --cron or --interval, not both"))
-    try:
-        serve_deployments(resolve().data_dir, deployment, cron=cron, interval=interval,
-                          timezone=timezone, limit=limit, echo=console.print)
-    except ScoEtlError as error:
-        _fail(error)
+        raise InputError("give --cron or --interval, not both")
+    from sco_etl.flows.serve import serve as serve_deployments
+
+    serve_deployments(resolve().data_dir, deployment, cron=cron, interval=interval,
+                      timezone=timezone, limit=limit, echo=console.print)
 
 
 @app.command()
 def plot(
     currencies: Annotated[str | None, typer.Option(
+        metavar="CODES",
         help="ISO codes, e.g. CNY,KZT,INR; default: the SCO members' currencies")] = None,
-    start: DateOption = None,
-    end: DateOption = None,
+    start: Annotated[str | None, date_option("first day (default: 5 years ago)")] = None,
+    end: Annotated[str | None, date_option("last day (default: the latest stored)")] = None,
     per_unit: Annotated[bool, typer.Option(
         "--per-unit", help="rubles per one unit instead of an index (first day = 100)")] = False,
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write")] = Path(
         "sco-rates.png"),
 ) -> None:
     """Draw CBR rates as a PNG: indexed to 100 on the first day (default), or --per-unit."""
+    from sco_etl.flows.cli import inputs
     from sco_etl.flows.cli.plot import default_start, member_currency_codes, plot_rates
+    from sco_etl.flows.config import resolve_warehouse
+    from sco_etl.schemas.clock import moscow_today
 
+    first, last = inputs.period(start, end)
+    warehouse = resolve_warehouse()
+    warehouse.require()
     today = moscow_today()
-    codes = ([c.strip().upper() for c in currencies.split(",") if c.strip()] if currencies
-             else member_currency_codes(today))
-    try:
-        chart = plot_rates(resolve().warehouse(), codes,
-                           _date(start) or default_start(today), _date(end), per_unit, output)
-    except ScoEtlError as error:
-        _fail(error)
+    codes = inputs.currency_codes(currencies, warehouse) or member_currency_codes(today)
+    chart = plot_rates(warehouse, codes, first or default_start(today), last, per_unit, output)
     kind = "rubles per unit" if chart.per_unit else "indexed, first day = 100"
     console.print(f"[green]wrote {chart.path}[/] ({chart.size // 1024} KB): "
                   f"{', '.join(chart.codes)}, {chart.start}..{chart.end}, {kind}")
@@ -242,5 +261,4 @@ def main() -> None:  # pragma: no cover - console script entry
     try:
         app()
     except Exception as error:  # no command expected it: still a paragraph, not a traceback
-        report_failure(error)
-        sys.exit(1)
+        sys.exit(report_failure(error) or EXIT_FAILED)

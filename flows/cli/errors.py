@@ -22,6 +22,9 @@ from sco_etl.schemas.errors import (
 )
 
 INGESTING = {"rates", "news"}
+READ_ONLY = {"board", "query", "page", "status", "changes", "export", "catalog", "news search",
+             "plot"}
+"""Commands that only read the warehouse: their foreseen failures need no log file."""
 NETWORK_CAUSES = ("DNS", "connection", "timed out")
 
 
@@ -33,10 +36,17 @@ def explain(error: BaseException, command: str, log_file: Path | None,
     if kept:
         lines.append(kept)
     todo = _what_to_do(error, command)
-    where = f"Full log: {log_file}" if log_file else "No log file was written"
-    shown = "" if verbose else " (--verbose shows it on the terminal)"
-    lines.append(f"{todo} {where}{shown}.".lstrip())
+    if log_file:
+        shown = "" if verbose else " (--verbose shows it on the terminal)"
+        todo = f"{todo} Full log: {log_file}{shown}.".lstrip()
+    if todo:
+        lines.append(todo)
     return lines
+
+
+def only_reads(command: str) -> bool:
+    """Whether `sco-etl <command>` only reads the warehouse."""
+    return command in READ_ONLY
 
 
 def _what_failed(error: BaseException, command: str, cbr_url: str | None) -> str:
@@ -51,8 +61,10 @@ def _what_failed(error: BaseException, command: str, cbr_url: str | None) -> str
 
 
 def _what_was_kept(error: BaseException, command: str) -> str:
+    if command in READ_ONLY:
+        return "The warehouse is unchanged (this command only reads)."
     if command not in INGESTING:
-        return "" if command == "serve" else "The warehouse is unchanged (this command only reads)."
+        return ""  # serve, server, maintain: no one sentence fits all their failures
     if isinstance(error, ConfigError):
         return "Nothing ran; the warehouse is unchanged."
     if isinstance(error, WarehouseBusyError):
@@ -82,9 +94,11 @@ def _what_to_do(error: BaseException, command: str) -> str:
     if isinstance(error, WarehouseBusyError):
         return "Retry when the other writer is done (or raise SCO_ETL_LOCK_TIMEOUT)."
     if isinstance(error, ReadOnlyQueryError):
-        return "Change data through the ingestion commands."
+        return ""  # its message says it: change data through the ingestion commands
     if isinstance(error, WarehouseError) and command == "query":
         return 'Fix the SQL (`sco-etl query "SHOW TABLES"` lists the tables).'
+    if isinstance(error, ConfigError) and command == "export":
+        return "Give a folder in a place you can write (its parent is created if missing)."
     if isinstance(error, ConfigError | ValueError):
         return "Fix the value and run again."
     if isinstance(error, ScoEtlError):

@@ -8,28 +8,40 @@ import typer
 from rich.markup import escape
 
 from sco_etl.flows.cli import run_log
-from sco_etl.flows.cli.common import RUN, DateOption, _date, _fail, console, errors
+from sco_etl.flows.cli.common import (
+    RUN,
+    Commands,
+    Format,
+    FormatOption,
+    _fail,
+    console,
+    date_option,
+    errors,
+    handled,
+)
 from sco_etl.flows.cli.server import use_background_server
-from sco_etl.flows.config import resolve
-from sco_etl.schemas.clock import MOSCOW
-from sco_etl.schemas.errors import ScoEtlError
 
-news_app = typer.Typer(help="Ingest SCO news, or search it.", invoke_without_command=True)
+news_app = Commands(help="Ingest SCO news, or search it.", invoke_without_command=True)
 
 
 @news_app.callback()
+@handled
 def news(
     ctx: typer.Context,
     feed: Annotated[list[str] | None, typer.Option(
-        "--feed", help="a feed or listing URL (repeatable); default SCO_ETL_NEWS_FEEDS, "
-                       "else InfoSHOS")] = None,
+        "--feed", metavar="URL",
+        help="a feed or listing URL (repeatable); default SCO_ETL_NEWS_FEEDS, else InfoSHOS",
+    )] = None,
     articles: Annotated[bool, typer.Option(
         "--articles/--no-articles", help="fetch the article pages of new items")] = True,
 ) -> None:
     """Ingest news: RSS/Atom feeds and headline listing pages, with their articles."""
     if ctx.invoked_subcommand is not None:
         return
-    use_background_server()
+    from sco_etl.flows.cli import inputs
+
+    inputs.feed_urls(feed)
+    use_background_server("sco_etl.flows.news")
     from sco_etl.flows.news import ingest_news
     from sco_etl.tasks.news.summary import SourcesFailed
 
@@ -38,9 +50,9 @@ def news(
     if isinstance(result, SourcesFailed):
         print_summary(result.summary)
         failed = [row for row in result.summary["sources"] if row["status"] == "failed"]
-        where = "No log file was written"
-        if RUN.log_file:  # the retries and their raw causes are there
-            where = f"Full log: {run_log.record(result, RUN.log_file)}"
+        # the retries and their raw causes are in the run's log
+        logged = run_log.record(result, RUN.log) if RUN.log is not None else None
+        where = f"Full log: {logged}" if logged else "No log file was written"
         errors.print(f"[bold red]error:[/] {len(failed)} of {len(result.summary['sources'])} "
                      "news sources failed; what the others gave is written. Check the network "
                      "and the URLs (--feed or SCO_ETL_NEWS_FEEDS), or run again later: the "
@@ -80,18 +92,37 @@ def print_summary(summary: dict) -> None:
 def search(
     query: Annotated[str, typer.Argument(help="words to look for (stemmed where the item's "
                                               "language is English or Russian)")],
-    since: DateOption = None,
-    source: Annotated[str | None, typer.Option(help="only this feed or listing URL")] = None,
+    since: Annotated[str | None, date_option(
+        "only items published on or after this day (Moscow)")] = None,
+    source: Annotated[str | None, typer.Option(
+        metavar="URL", help="only this feed or listing URL")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="hits to print")] = 10,
+    format: FormatOption = Format.table,
 ) -> None:
     """Full-text search over titles, summaries and article text, best hits first."""
+    from sco_etl.flows.cli import inputs, render
+    from sco_etl.flows.config import resolve_warehouse
+    from sco_etl.schemas.clock import MOSCOW
     from sco_etl.warehouse.search import search as search_news
     from sco_etl.warehouse.search import snippet
 
-    try:
-        hits = search_news(resolve().warehouse(), query, _date(since), source, limit)
-    except ScoEtlError as error:
-        _fail(error)
+    words = inputs.search_words(query)
+    day = inputs.day(since, "--since")
+    warehouse = resolve_warehouse()
+    warehouse.require()  # the search index is made from the warehouse, never without one
+    hits = search_news(warehouse, words, day, source, limit)
+    if format != Format.table:
+        import pyarrow as pa
+
+        rows = [{"published_msk": f"{hit['published_at'].astimezone(MOSCOW):%d.%m.%Y %H:%M}",
+                 "source": hit["source"], "title": hit["title"], "link": hit["link"],
+                 "score": round(hit["score"], 4),
+                 "snippet": snippet(words, hit["body"], hit["summary"], hit["title"])}
+                for hit in hits.to_pylist()]
+        render.print_rows(console, pa.Table.from_pylist(rows, schema=pa.schema([
+            ("published_msk", pa.string()), ("source", pa.string()), ("title", pa.string()),
+            ("link", pa.string()), ("score", pa.float64()), ("snippet", pa.string())])), format)
+        return
     if hits.num_rows == 0:
         console.print(f"no news matches {query!r}")
         return

@@ -10,33 +10,33 @@ from typing import Annotated
 
 import typer
 
-from sco_etl.flows.cli.common import DateOption, KnownAtOption, _date, _fail, _moment, console
-from sco_etl.flows.config import resolve
-from sco_etl.schemas.clock import moscow_today
-from sco_etl.schemas.errors import ScoEtlError
+from sco_etl.flows.cli.common import KnownAtOption, console, date_option
 
 SERVE_HOST = "127.0.0.1"
 
 
 def page(
-    date: DateOption = None,
+    date: Annotated[str | None, date_option("the day of the page (default: today, Moscow)")
+                    ] = None,
     known_at: KnownAtOption = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="folder of the pages (default <data dir>/site)")] = None,
     serve: Annotated[bool, typer.Option(
         "--serve", help="then serve the folder on 127.0.0.1 until Ctrl-C")] = False,
-    port: Annotated[int, typer.Option(help="port of --serve")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port of --serve")] = 8000,
 ) -> None:
     """Write the seed page for a day (default: today, Moscow) as static HTML."""
+    from sco_etl.flows.cli import inputs
+    from sco_etl.flows.config import resolve_warehouse
+    from sco_etl.schemas.clock import moscow_today
     from sco_etl.tasks.page.build import build_day
 
-    config = resolve()
-    folder = output or config.data_dir / "site"
-    day = _date(date) or moscow_today()
-    try:
-        written = build_day(config.warehouse(), day, folder, known_at=_moment(known_at))
-    except ScoEtlError as error:
-        _fail(error)
+    day = inputs.day(date, "--date") or moscow_today()
+    warehouse = resolve_warehouse()
+    moment = inputs.known_at(known_at, warehouse)
+    warehouse.require()  # before the folder of the pages is made
+    folder = output or warehouse.root / "site"
+    written = build_day(warehouse, day, folder, known_at=moment)
     console.print(f"[green]wrote {written.index}[/] ({written.articles} article pages, "
                   f"{written.bytes // 1024} KB)")
     if serve:

@@ -7,10 +7,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sco_etl.flows.cli.common import DateOption, _date, _fail, console, errors
+from sco_etl.flows.cli.common import _fail, console, date_option, errors
 from sco_etl.flows.cli.server import use_background_server
-from sco_etl.schemas.errors import ScoEtlError
-from sco_etl.tasks.run import watching
 
 
 class _ProgressBar:
@@ -41,21 +39,32 @@ class _ProgressBar:
 
 
 def rates(
-    start: DateOption = None,
-    end: DateOption = None,
-    currencies: Annotated[str | None, typer.Option(help="ISO codes, e.g. CNY,KZT")] = None,
+    start: Annotated[str | None, date_option(
+        "backfill from this day (from 1992-07-01); without dates: catch up")] = None,
+    end: Annotated[str | None, date_option(
+        "backfill up to this day (default: tomorrow, Moscow)")] = None,
+    currencies: Annotated[str | None, typer.Option(
+        metavar="CODES",
+        help="ISO codes of SCO currencies (or of the stored CBR directory), e.g. CNY,KZT; "
+             "default SCO_ETL_CURRENCIES, else every SCO currency")] = None,
 ) -> None:
     """Ingest CBR rates: catch up since the last stored date, or backfill --start..--end."""
-    use_background_server()
+    from sco_etl.flows.cli import inputs
+    from sco_etl.flows.config import resolve_warehouse
+    from sco_etl.schemas.errors import ScoEtlError
+    from sco_etl.tasks.run import watching
+
+    first, last = inputs.period(start, end)
+    codes = inputs.currency_codes(currencies, resolve_warehouse())
+    use_background_server("sco_etl.flows.rates")
     from sco_etl.flows.rates import ingest_rates
 
-    codes = [c for c in currencies.split(",") if c.strip()] if currencies else None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=errors, transient=True,
                         disable=not errors.is_terminal)  # a pipe or file gets no blank line
     try:
         with progress, watching(_ProgressBar(progress)):
-            result = ingest_rates(start=_date(start), end=_date(end), currencies=codes)
+            result = ingest_rates(start=first, end=last, currencies=codes)
     except ScoEtlError as error:
         _fail(error)
     console.print(

@@ -1,16 +1,17 @@
-"""`sco-etl server start|stop|status`, and how the flow commands find that server."""
+"""`sco-etl server start|stop|status`, and how the flow commands find — or start — that server."""
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
+from typing import Annotated
+
 import typer
 
-from sco_etl.flows import background_server
-from sco_etl.flows.cli.common import _fail, console, errors
-from sco_etl.flows.config import resolve_data_dir
-from sco_etl.flows.server import is_healthy
-from sco_etl.schemas.errors import ScoEtlError
+from sco_etl.flows.cli.common import Commands, console, errors
 
-server_app = typer.Typer(
+server_app = Commands(
     help="A Prefect server in the background: runs appear in its UI and start faster.",
     no_args_is_help=True)
 
@@ -19,35 +20,47 @@ def _say(line: str) -> None:
     console.print(line, soft_wrap=True)  # URLs and paths stay whole on a narrow terminal
 
 
+def _home():
+    from sco_etl.flows.background_server import prefect_home
+    from sco_etl.flows.config import resolve_data_dir
+
+    return prefect_home(resolve_data_dir())
+
+
 @server_app.command()
-def start() -> None:
+def start(
+    idle_minutes: Annotated[float | None, typer.Option(
+        min=0, show_default=False,
+        help="stop by itself after this many minutes without use; 0: never "
+             "[default: SCO_ETL_SERVER_IDLE_MINUTES, else 60]")] = None,
+) -> None:
     """Start a Prefect server on 127.0.0.1 that outlives this command.
 
     Port PREFECT_SERVER_API_PORT, else 4200 when free, else any free port; its database and
-    log under <data dir>/prefect/. `rates`, `news`, `maintain` and `serve` then use it.
+    log under <data dir>/prefect/. `rates`, `news`, `maintain` and `serve` then use it (they
+    start it themselves when none runs).
     """
-    home = background_server.prefect_home(resolve_data_dir())
-    try:
-        started = background_server.start(home)
-    except ScoEtlError as error:
-        _fail(error)
+    from sco_etl.flows import background_server
+    from sco_etl.flows.config import server_idle_minutes
+
+    idle = server_idle_minutes() if idle_minutes is None else idle_minutes
+    started = background_server.start(_home(), idle)
     record = started.record
     if started.seconds is None:
         _say(f"sco-etl server already running at {record.url} (pid {record.pid})")
         return
     _say(f"[green]sco-etl server running at {record.url}[/] (pid {record.pid}, started in "
-         f"{started.seconds:.1f} s; log {record.log})")
+         f"{started.seconds:.1f} s; it {record.lifetime}; log {record.log})")
     _say(f"Prefect UI: {record.url}   `sco-etl server stop` stops it")
 
 
 @server_app.command()
 def stop() -> None:
     """Stop the background server and every process it started."""
-    home = background_server.prefect_home(resolve_data_dir())
-    try:
-        record = background_server.stop(home)
-    except ScoEtlError as error:
-        _fail(error)
+    from sco_etl.flows import background_server
+
+    home = _home()
+    record = background_server.stop(home) if home.is_dir() else None
     if record is None:
         _say("no sco-etl server running")
         return
@@ -57,25 +70,77 @@ def stop() -> None:
 @server_app.command()
 def status() -> None:
     """Whether a background server runs, and where."""
-    record = background_server.read_record(
-        background_server.prefect_home(resolve_data_dir()))
+    from sco_etl.flows import background_server
+    from sco_etl.flows.server import is_healthy
+
+    home = _home()
+    record = background_server.read_record(home) if home.is_dir() else None
     if record is None:
-        _say(f"no sco-etl server running: {background_server.TEMPORARY}")
+        _say("no sco-etl server running: the next `sco-etl rates`, `news` or `maintain` "
+             "starts one")
     elif not is_healthy(record.url):
         _say(f"[yellow]the sco-etl server at {record.url} (pid {record.pid}) does not "
              "answer[/]: `sco-etl server stop` ends it")
     else:
         _say(f"sco-etl server running at {record.url} (pid {record.pid}, since "
-             f"{record.started_at}; log {record.log})")
+             f"{record.started_at}; it {record.lifetime}; log {record.log})")
 
 
-def use_background_server() -> None:
-    """Before a command runs flows: record them on the background server if one runs, else
-    say in one line that each starts a temporary Prefect server."""
-    target = background_server.connect(background_server.prefect_home(resolve_data_dir()))
-    if target.note:
-        errors.print(target.note, style="dim", highlight=False, soft_wrap=True)
+def use_background_server(*modules: str) -> None:
+    """Before a command runs flows: record them on a Prefect server that outlives it.
+
+    `PREFECT_API_URL` (environment or Prefect profile) wins. Else the runs go to this data
+    directory's `sco-etl server`, which is started when none runs (one line says so) and
+    stops itself after SCO_ETL_SERVER_IDLE_MINUTES without use; with SCO_ETL_AUTO_SERVER=0,
+    or when it cannot start, each run starts a temporary Prefect server instead (one line
+    says so too). `modules`, the command's flows, are imported while the server boots.
+    """
+    from sco_etl.flows import background_server
+    from sco_etl.flows.config import auto_server, server_idle_minutes
+    from sco_etl.flows.server import ServeError
+
+    home = _home()
+    starting, note = None, None
+    # A process that has Prefect loaded already (tests, a notebook) asks it; a fresh command
+    # launches the server first and asks Prefect's settings while both load.
+    loaded = "prefect" in sys.modules and background_server.configured_api_url()
+    if not (os.environ.get("PREFECT_API_URL") or loaded):
+        if auto_server():
+            try:
+                starting = background_server.begin(home, server_idle_minutes())
+            except ServeError as error:
+                note = f"cannot start a sco-etl server ({error}): using a temporary Prefect server"
+        else:
+            record = background_server.running(home)
+            starting = background_server.Starting(home, record) if record else None
+            note = None if record else ("no sco-etl server running: using a temporary "
+                                        "Prefect server (SCO_ETL_AUTO_SERVER=0)")
+    try:
+        for module in modules:
+            importlib.import_module(module)
+        if background_server.configured_api_url():  # the environment's, or a profile's
+            if starting is not None:
+                starting.abandon()
+            starting, note = None, None
+        started = starting.ready() if starting is not None else None
+    except ServeError as error:
+        started = None
+        note = f"the sco-etl server did not start ({error}): using a temporary Prefect server"
+    except BaseException:
+        if starting is not None:
+            starting.abandon()
+        raise
+    if started is not None:
+        background_server.use(home, started.record)
     _without_heartbeats()
+    if started is None and note:
+        errors.print(note, style="dim", highlight=False, soft_wrap=True)
+    elif started is not None and started.seconds is not None:
+        record = started.record
+        errors.print(f"started a sco-etl server at {record.url} in {started.seconds:.1f} s for "
+                     f"this and later runs; it {record.lifetime} (`sco-etl server stop` "
+                     "stops it now)",
+                     style="dim", highlight=False, soft_wrap=True)
 
 
 def _without_heartbeats() -> None:

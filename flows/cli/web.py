@@ -7,8 +7,6 @@ from typing import Annotated
 import typer
 
 from sco_etl.flows.cli.common import console, errors
-from sco_etl.flows.config import resolve
-from sco_etl.schemas.errors import WarehouseError
 
 LOOPBACK = "127.0.0.1"
 
@@ -23,9 +21,11 @@ def web(
     Ctrl-C. Read-only; any number of instances can serve one warehouse."""
     import uvicorn
 
+    from sco_etl.flows.config import resolve_warehouse
     from sco_etl.flows.web.app import create_app
+    from sco_etl.schemas.errors import WarehouseError
 
-    warehouse = resolve().warehouse()
+    warehouse = resolve_warehouse()
     try:
         warehouse.require()
     except WarehouseError as error:

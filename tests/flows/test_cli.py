@@ -64,10 +64,11 @@ def test_status_reports_dates_rows_and_loads(loaded):
     assert "completed" in result.output
 
 
-def test_bad_currency_code_is_a_clear_error(cbr_env, prefect_harness):
+def test_bad_currency_code_is_refused_before_anything_starts(cbr_env):
     result = runner.invoke(app, ["rates", "--currencies", "C1Y"])
-    assert result.exit_code == 1
-    assert "not ISO 4217 alpha codes: C1Y" in result.output
+    assert (result.exit_code, result.output) == (
+        2, "error: --currencies C1Y: not ISO 4217 alpha codes (three letters, e.g. CNY,KZT)\n")
+    assert cbr_env.requests == {}
 
 
 def test_catalog_prints_what_a_plain_duckdb_client_runs_from_anywhere(loaded, cbr_env,
@@ -76,7 +77,17 @@ def test_catalog_prints_what_a_plain_duckdb_client_runs_from_anywhere(loaded, cb
 
     result = runner.invoke(app, ["catalog"])
     assert result.exit_code == 0, result.output
-    statements = [line for line in result.output.splitlines() if line.strip()]
+    comments = [line for line in result.output.splitlines() if line.startswith("--")]
+    (ducklake,) = duckdb.connect().execute(
+        "LOAD ducklake; SELECT extension_version FROM duckdb_extensions() "
+        "WHERE extension_name = 'ducklake'").fetchone()
+    assert comments == [  # issue 18, item 9: which DuckDB reads it
+        f"-- Read by DuckDB 1.5.5 with its ducklake extension {ducklake} "
+        "(DuckLake catalog format 1.0).",
+        "-- A client must use DuckDB 1.5.5 (pip install duckdb==1.5.5): a DuckDB 2.x client "
+        "fails to load the pinned DuckLake extension."]
+    statements = [line for line in result.output.splitlines()
+                  if line.strip() and not line.startswith("--")]
     assert statements[0].startswith("ATTACH 'ducklake:sqlite:/") and "(READ_ONLY" in statements[0]
     assert statements[-2] == "USE sco;"
     assert statements[-1] == ("SET VARIABLE sco_today = "
@@ -121,7 +132,9 @@ def test_known_at_and_changes_show_the_warehouse_as_it_was(loaded, cbr_env):
     rates_line = next(line for line in changes.output.splitlines() if "│ rates " in line)
     assert rates_line.split("│")[2].strip() == now.output.split()[-1]  # inserted
     bad = runner.invoke(app, ["query", "SELECT 1", "--known-at", "yesterday"])
-    assert bad.exit_code == 1 and "ISO time" in bad.output
+    assert (bad.exit_code, bad.output) == (
+        2, "error: --known-at 'yesterday' is not a time: give an ISO time like "
+           "2025-04-01T18:00+03:00 (without a zone: UTC)\n")
 
 
 def test_maintain_and_export_from_the_command_line(loaded, cbr_env, tmp_path):

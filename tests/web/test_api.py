@@ -32,7 +32,8 @@ def decoded(response: httpx.Response):
 
 def recorded(day: dt.date) -> dict[str, tuple[int, Decimal]]:
     document = parse_daily((RECORDED / f"XML_daily_{day}.xml").read_bytes())
-    return {record.char_code: (record.nominal, record.value) for record in document.records}
+    return {row["char_code"]: (row["nominal"], row["value"])
+            for row in document.records.to_pylist()}
 
 
 def test_board_is_the_recorded_cbr_document_to_the_digit(client):
