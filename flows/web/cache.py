@@ -167,7 +167,9 @@ class SnapshotCache:
         async def drop(message: Message) -> None:
             return None
 
-        copy = {**scope, "state": {}}
+        copy = {**scope, "state": {}, "headers": [
+            (name, value) for name, value in scope.get("headers", []) if name != b"if-none-match"]}
+        self.pending[key] = Pending()  # now: requests until the task runs must not start another
         task = asyncio.get_running_loop().create_task(
             self._compute(key, copy, nothing, drop, parameters, today, background=True))
         self.refreshing.add(task)
@@ -183,11 +185,11 @@ class SnapshotCache:
         ours = [(b"etag", f'"s{snapshot_id}-{digest}"'.encode()),
                 (b"cache-control", cache_control(parameters, today).encode()),
                 (b"sco-snapshot", str(snapshot_id).encode())]
-        if ours[0][1] in _if_none_match(scope):  # the client has it from an earlier process
+        if not background and ours[0][1] in _if_none_match(scope):  # kept by an earlier process
             await send({"type": "http.response.start", "status": 304, "headers": ours})
             await send({"type": "http.response.body", "body": b""})
             return
-        pending = self.pending[key] = Pending()
+        pending = self.pending.setdefault(key, Pending())
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] | None = []
 
@@ -210,7 +212,7 @@ class SnapshotCache:
         try:
             await self.app(scope, receive, keep)
         finally:
-            del self.pending[key]
+            self.pending.pop(key, None)
             if background and key not in self.answers:
                 if len(self.failed) >= self.entries:
                     self.failed.clear()

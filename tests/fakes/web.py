@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,11 +28,13 @@ def web_server(data_dir: Path, **settings: str) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCO_ETL_")}
     env.update({"SCO_ETL_DATA_DIR": str(data_dir), **settings})
-    process = subprocess.Popen([str(BIN / "sco-etl"), "web", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115  (closed when the server is stopped)
+        prefix="sco-etl-web-", suffix=".log", delete=False)
+    process = subprocess.Popen([str(BIN / "sco-etl"), "-v", "web", "--port", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, process)
+        wait_until_up(url, process, Path(log.name))
         yield url
     finally:
         process.terminate()
@@ -40,13 +43,18 @@ def web_server(data_dir: Path, **settings: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
+        errors = Path(log.name).read_text(errors="replace")
+        Path(log.name).unlink()
+        if "Traceback" in errors:  # the app answered 500 somewhere: show why
+            print(errors[-6000:])
 
 
-def wait_until_up(url: str, process: subprocess.Popen) -> None:
+def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            output = log.read_text(errors="replace")
             raise RuntimeError(f"sco-etl web exited with {process.returncode}: {output}")
         try:
             httpx.get(f"{url}/api/v1/", timeout=1)
