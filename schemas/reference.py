@@ -12,6 +12,7 @@ from sco_etl.schemas.checks import CBR_ID, ISO_ALPHA, Rule
 from sco_etl.schemas.table import Column, Table
 
 STATUSES = ("member", "observer", "dialogue_partner", "partner")
+ISO_COUNTRY = Rule.str_matches(r"^[A-Z]{2}$", name="iso_country_code")
 BASE_CURRENCY = "RUB"
 """The ruble is the base of every CBR rate and has no rate row of its own."""
 
@@ -20,6 +21,8 @@ SCO_COUNTRIES = Table(
     doc="SCO members, observers and partners with their status history, capital and time zone.",
     columns=(
         Column("country", pa.string()),
+        Column("country_code", pa.string(), checks=(ISO_COUNTRY,),
+               doc="ISO 3166-1 alpha-2 code of the country"),
         Column("status", pa.string(), checks=(Rule.isin(STATUSES),)),
         Column("valid_from", pa.date32()),
         Column("valid_to", pa.date32(), nullable=True, doc="last day of the status; empty: now"),

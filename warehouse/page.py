@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
 
-from sco_etl.warehouse.query import read_only
 from sco_etl.warehouse.reports import BOARD
-from sco_etl.warehouse.store import Warehouse
 
 HEADLINE_COUNT = 10
 
@@ -61,18 +60,17 @@ class PageData:
     countries: list[dict]
 
 
-def page_data(warehouse: Warehouse, day: dt.date, known_at: str | None = None,
+def page_data(connection: duckdb.DuckDBPyConnection, day: dt.date,
               headlines: int = HEADLINE_COUNT) -> PageData:
-    """Everything the page for `day` shows, from the snapshot current at `known_at`."""
-    with read_only(warehouse, known_at) as connection:
-        def rows(sql: str, **parameters) -> pa.Table:
-            return connection.execute(sql, parameters).to_arrow_table()
+    """Everything the page for `day` shows, from the snapshot `connection` reads."""
+    def rows(sql: str, **parameters) -> pa.Table:
+        return connection.execute(sql, parameters).to_arrow_table()
 
-        # The very query of `sco-etl board`, on this page's snapshot.
-        board = connection.execute(BOARD, [day]).to_arrow_table()
-        listed = rows(HEADLINES, day=day, limit=headlines)
-        featured = rows(FEATURED, day=day).to_pylist()
-        ids = listed["item_id"].to_pylist() + [f["item_id"] for f in featured]
-        articles = rows(ARTICLES, ids=ids).to_pylist()
-        countries = rows(COUNTRIES, day=day).to_pylist()
+    # The very query of `sco-etl board`, on this page's snapshot.
+    board = connection.execute(BOARD, [day]).to_arrow_table()
+    listed = rows(HEADLINES, day=day, limit=headlines)
+    featured = rows(FEATURED, day=day).to_pylist()
+    ids = listed["item_id"].to_pylist() + [f["item_id"] for f in featured]
+    articles = rows(ARTICLES, ids=ids).to_pylist()
+    countries = rows(COUNTRIES, day=day).to_pylist()
     return PageData(day, board, listed, featured[0] if featured else None, articles, countries)

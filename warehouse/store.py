@@ -20,7 +20,13 @@ from sco_etl.schemas.mentions import country_terms
 from sco_etl.schemas.reference import currency_lineage, sco_countries
 from sco_etl.schemas.table import Table
 from sco_etl.warehouse import ddl, merge
-from sco_etl.warehouse.lake import LakeSettings, catalog_exists, connect, quote, redacted
+from sco_etl.warehouse.lake import (
+    LakeSettings,
+    catalog_exists,
+    connect,
+    quote,
+    redacted,
+)
 from sco_etl.warehouse.merge import UpsertResult
 
 log = logging.getLogger(__name__)

@@ -25,6 +25,7 @@ from sco_etl.flows.cli.news import news_app
 from sco_etl.flows.cli.page import page
 from sco_etl.flows.cli.rates import rates
 from sco_etl.flows.cli.server import server_app, use_background_server
+from sco_etl.flows.cli.web import web
 
 WRITES = {"rates", "news", "maintain", "serve", "server"}
 """Commands that may create the data directory (and so its `logs/`)."""
@@ -35,6 +36,7 @@ app.add_typer(news_app, name="news")
 app.add_typer(server_app, name="server")
 app.command()(page)
 app.command()(rates)
+app.command()(web)
 
 
 @app.callback()

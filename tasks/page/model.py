@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sco_etl.schemas.clock import MOSCOW
+from sco_etl.schemas.checks import FIRST_RATE_DATE
+from sco_etl.schemas.clock import MOSCOW, ONE_DAY, moscow_tomorrow
 from sco_etl.warehouse.page import PageData
 
 PAGE_NOON = dt.time(12, 0)
@@ -39,7 +40,6 @@ class Headline:
     item_id: str
     published_msk: str
     title: str
-    href: str
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,9 @@ class Page:
     live: bool
     """the page is today's: its clocks tick"""
     known_at: str | None
+    previous_day: dt.date | None
+    next_day: dt.date | None
+    """the neighbouring days whose pages exist (1 July 1992 to tomorrow, Moscow)"""
     publication_date: str | None
     board: list[BoardRow]
     headlines: list[Headline]
@@ -95,13 +98,14 @@ def build_page(data: PageData, now: dt.datetime, known_at: str | None = None) ->
     moment, live = page_moment(data.day, now)
     board = [board_row(row) for row in data.board.to_pylist()]
     dates = [row["rate_date"] for row in data.board.to_pylist() if row["rate_date"]]
-    articles = {row["item_id"]: article(row) for row in data.articles}
+    articles = {safe_id(row["item_id"]): article(row) for row in data.articles}
     return Page(
         day=data.day, moment=moment, live=live, known_at=known_at,
+        previous_day=data.day - ONE_DAY if data.day > FIRST_RATE_DATE else None,
+        next_day=data.day + ONE_DAY if data.day < moscow_tomorrow(now) else None,
         publication_date=f"{max(dates):%d.%m.%Y}" if dates else None,
         board=board,
-        headlines=[Headline(row["item_id"], row["published_msk"], row["title"],
-                            article_href(row["item_id"]))
+        headlines=[Headline(safe_id(row["item_id"]), row["published_msk"], row["title"])
                    for row in data.headlines.to_pylist()],
         featured=articles.get(data.featured["item_id"]) if data.featured else None,
         articles=list(articles.values()),
@@ -128,12 +132,12 @@ def article(row: dict) -> Article:
                    link, row["source"], paragraphs)
 
 
-def article_href(item_id: str) -> str:
-    """The article page's path relative to the day's page. Item ids are hex digests, so
-    they are safe file names; anything else would be a bug upstream."""
+def safe_id(item_id: str) -> str:
+    """An item id, checked: ids are hex digests, so they are safe in file names and paths;
+    anything else would be a bug upstream."""
     if not SAFE_ID.match(item_id):
         raise ValueError(f"not an item id: {item_id!r}")
-    return f"articles/{item_id}.html"
+    return item_id
 
 
 def statuses(countries: list[dict]) -> list[tuple[str, list[str]]]:

@@ -11,11 +11,30 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from sco_etl.tasks.page.model import Page
 
 STYLESHEET = "style.css"
+
+
+@dataclass(frozen=True)
+class FileLinks:
+    """Links of the static pages `sco-etl page` writes, relative to the file they are in."""
+
+    root: str = ""
+    """From the file's folder to the day's folder: "" for index.html, "../" for articles."""
+    navigation = False
+    """Static pages hold one day: no day-to-day navigation or search."""
+
+    def stylesheet(self) -> str:
+        return f"{self.root}{STYLESHEET}"
+
+    def article(self, item_id: str) -> str:
+        return f"{self.root}articles/{item_id}.html"
+
+    def day(self, day: object) -> str:
+        return f"{self.root}index.html"
 
 
 @dataclass(frozen=True)
@@ -28,9 +47,11 @@ class WrittenPage:
     bytes: int
 
 
-def environment() -> Environment:
+def environment(*packages: str) -> Environment:
+    """The page templates, and those of `packages` first (the web app's own)."""
+    loaders = [PackageLoader(package, "templates") for package in packages]
     # Autoescaping every template: titles, bodies and authors come from news feeds.
-    return Environment(loader=PackageLoader("sco_etl.tasks.page", "templates"),
+    return Environment(loader=ChoiceLoader([*loaders, PackageLoader(__package__, "templates")]),
                        autoescape=select_autoescape(["html", "j2"], default=True),
                        undefined=StrictUndefined, trim_blocks=False)
 
@@ -38,11 +59,12 @@ def environment() -> Environment:
 def render(page: Page) -> dict[str, str]:
     """File name (relative to the day's folder) → content."""
     env = environment()
-    files = {"index.html": env.get_template("page.html.j2").render(page=page, root="")}
+    files = {"index.html": env.get_template("page.html.j2").render(page=page,
+                                                                    links=FileLinks())}
     article_template = env.get_template("article.html.j2")
     for article in page.articles:
         files[f"articles/{article.item_id}.html"] = article_template.render(
-            page=page, article=article, root="../")
+            page=page, article=article, links=FileLinks("../"))
     files[STYLESHEET] = env.loader.get_source(env, STYLESHEET)[0]
     return files
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from sco_etl.schemas import RATES
+from sco_etl.schemas import CURRENCIES, RATES
 from sco_etl.warehouse import Warehouse
 from tests.fakes.news_site import NewsSite
 
@@ -28,6 +28,16 @@ def store_rates(warehouse: Warehouse, *days: dt.date, frequency: str = "daily") 
              "frequency": frequency, "loaded_at": loaded, "run_id": "test"} for day in days]
     with warehouse.write() as writer:
         writer.upsert(RATES, pa.Table.from_pylist(rows, schema=RATES.arrow_schema))
+
+
+def store_yuan_directory(warehouse: Warehouse) -> None:
+    """The yuan's entry of the CBR directory, written past the flows: what the board needs to
+    show a rate stored by `store_rates`."""
+    yuan = {"cbr_id": "R01375", "parent_id": "R01375", "char_code": "CNY", "num_code": "156",
+            "name_ru": "Юань", "name_en": "China Yuan", "nominal": 1, "frequency": "daily",
+            "source": "directory"}
+    with warehouse.write() as writer:
+        writer.upsert(CURRENCIES, pa.Table.from_pylist([yuan], schema=CURRENCIES.arrow_schema))
 
 
 def ingest_page_days(data: Path, cbr_url: str, site: NewsSite) -> list[str]:
