@@ -161,8 +161,16 @@ class SnapshotCache:
     def _refresh(self, key: tuple, scope: Scope, parameters: dict[str, str],
                  today: dt.date) -> None:
         """Compute `key`'s answer in the background, for the requests to come."""
+        asked = asyncio.Event()
+
         async def nothing() -> Message:
-            return {"type": "http.request", "body": b"", "more_body": False}
+            # The request's (empty) body once; then, like a client that stays, nothing: a
+            # streamed answer listens for a disconnect until it is done.
+            if not asked.is_set():
+                asked.set()
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable: the answer cancels its listener when done")
 
         async def drop(message: Message) -> None:
             return None

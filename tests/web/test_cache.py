@@ -64,6 +64,28 @@ def test_a_commit_is_answered_once_its_answer_is_computed(app, warehouse):
     assert again.status_code == 304 and again.headers["sco-snapshot"] == str(new)
 
 
+@pytest.mark.timeout(60)
+def test_a_streamed_answer_is_computed_in_the_background_too(app, warehouse):
+    # A streamed answer listens for the client's disconnect until it is done: the background
+    # computation has no client, and must neither spin nor hang.
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
+            params = {"codes": "CNY", "format": "csv"}
+            first = await client.get("/api/v1/rates", params=params)
+            restate(warehouse, "12.0000")
+            during = await client.get("/api/v1/rates", params=params)
+            await asyncio.wait_for(asyncio.gather(*app.refreshing), 30)
+            after = await client.get("/api/v1/rates", params=params)
+            return first, during, after
+
+    first, during, after = asyncio.run(scenario())
+    assert first.text == during.text == "date,code,cbr_id,nominal,value,unit_rate\n" \
+        "2025-04-01,CNY,R01375,1,11.4927,11.4927\n"
+    assert after.text.endswith("2025-04-01,CNY,R01375,1,12.0000,12\n")
+    assert int(after.headers["sco-snapshot"]) > int(first.headers["sco-snapshot"])
+
+
 def test_one_computation_for_concurrent_requests(app):
     calls = []
     routes = app.app
