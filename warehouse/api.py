@@ -35,6 +35,7 @@ from sco_etl.schemas.clock import moscow_today, utc_now
 from sco_etl.schemas.errors import InputError, NoDataError, WarehouseError
 from sco_etl.warehouse.ddl import BASE_TABLES
 from sco_etl.warehouse.lake import install_extensions, quote
+from sco_etl.warehouse.reports import BOARD
 from sco_etl.warehouse.store import Warehouse
 from sco_etl.warehouse.views import TODAY_VARIABLE
 
@@ -52,11 +53,6 @@ time moves in clock ticks, and two commits in one tick could leave the same stam
 DETACH_AFTER_SECONDS = 600
 """An older snapshot stays attached this long after its last use: a slow client may still be
 streaming an answer from it."""
-
-BOARD = """
-SELECT country, status, char_code, currency, nominal, value, unit_rate, rate_date
-FROM board($day::DATE)
-"""
 
 # One ISO code can sit under two CBR IDs on a day: keep the one published last, as the views.
 RATES = """

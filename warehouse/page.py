@@ -67,7 +67,7 @@ def page_data(connection: duckdb.DuckDBPyConnection, day: dt.date,
         return connection.execute(sql, parameters).to_arrow_table()
 
     # The very query of `sco-etl board`, on this page's snapshot.
-    board = connection.execute(BOARD, [day]).to_arrow_table()
+    board = connection.execute(BOARD, {"day": day}).to_arrow_table()
     listed = rows(HEADLINES, day=day, limit=headlines)
     featured = rows(FEATURED, day=day).to_pylist()
     ids = listed["item_id"].to_pylist() + [f["item_id"] for f in featured]

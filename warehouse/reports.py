@@ -25,11 +25,14 @@ ORDER BY char_code, as_of_date
 """
 
 BOARD = """
-SELECT country, status, char_code, currency, nominal, value, rate_date
-FROM board(?::DATE)
+SELECT country, status, char_code, currency, nominal, value, unit_rate, rate_date
+FROM board($day::DATE)
 """
+"""The seed box of a day: the one query behind `sco-etl board`, the page, the web app's
+board and the rates run's artifact."""
 BOARD_HEADERS = {"country": "Country", "char_code": "Code", "currency": "Currency",
-                 "nominal": "Den.", "value": "Rate", "rate_date": "Set for", "status": "Status"}
+                 "nominal": "Den.", "value": "Rate", "unit_rate": "Per unit",
+                 "rate_date": "Set for", "status": "Status"}
 """How people see the board's columns (the `sco-etl board` table, the rates-run artifact)."""
 
 # A monthly-set currency's dates say little about CBR's daily calendar; daily-set ones do.
@@ -72,7 +75,7 @@ def board_rows(warehouse: Warehouse, day: dt.date, known_at: str | None = None) 
     already, while the locked one of `run_query` would cost it ~0.3 s more to start.
     """
     with warehouse.reader(known_at) as connection:
-        return connection.execute(BOARD, [day]).to_arrow_table()
+        return connection.execute(BOARD, {"day": day}).to_arrow_table()
 
 
 def latest_rate_date(warehouse: Warehouse) -> dt.date | None:

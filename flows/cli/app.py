@@ -66,14 +66,14 @@ def board(
     from sco_etl.flows.cli import inputs, render
     from sco_etl.flows.config import resolve_warehouse
     from sco_etl.schemas.clock import moscow_today
-    from sco_etl.warehouse import reports
+    from sco_etl.warehouse import api, reports
 
     day = inputs.day(date, "--date") or moscow_today()
     warehouse = resolve_warehouse()
     moment = inputs.known_at(known_at, warehouse)
-    rows = reports.board_rows(warehouse, day, known_at=moment)
-    if format == Format.table:  # people read a status as words: "dialogue partner"
-        rows = render.as_words(rows, "status")
+    rows = api.open(warehouse, known_at=moment).board(day).to_arrow_table()
+    if format == Format.table:  # the box as people read it: a status in words, no unit rate
+        rows = render.as_words(rows.drop_columns(["unit_rate"]), "status")
     known = f" (as known at {moment})" if moment else ""
     render.print_rows(console, rows, format, headers=reports.BOARD_HEADERS,
                       title=f"SCO currencies / ruble as of {day}{known} — official rate of the "

@@ -106,7 +106,7 @@ def test_board_as_csv_and_json_keeps_exact_decimals(stored):
     china = next(row for row in rows if row["char_code"] == "CNY")
     assert china == {"country": "China", "status": "member", "char_code": "CNY",
                      "currency": "China Yuan", "nominal": "1", "value": "11.4927",
-                     "rate_date": "2025-04-02"}
+                     "unit_rate": "11.492700000000", "rate_date": "2025-04-02"}
     as_json = json.loads(runner.invoke(app, ["board", "--date", "2025-04-02", "--format",
                                              "json"], env=stored).stdout)
     assert next(row for row in as_json if row["char_code"] == "CNY")["value"] == "11.4927"
