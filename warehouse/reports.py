@@ -31,8 +31,7 @@ FROM board($day::DATE)
 """The seed box of a day: the one query behind `sco-etl board`, the page, the web app's
 board and the rates run's artifact."""
 BOARD_HEADERS = {"country": "Country", "char_code": "Code", "currency": "Currency",
-                 "nominal": "Den.", "value": "Rate", "unit_rate": "Per unit",
-                 "rate_date": "Set for", "status": "Status"}
+                 "nominal": "Den.", "value": "Rate", "rate_date": "Set for", "status": "Status"}
 """How people see the board's columns (the `sco-etl board` table, the rates-run artifact)."""
 
 # A monthly-set currency's dates say little about CBR's daily calendar; daily-set ones do.
