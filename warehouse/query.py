@@ -15,8 +15,6 @@ listed by no snapshot, so no reader sees it, and maintenance deletes it as an or
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
@@ -34,16 +32,6 @@ def connect_read_only(warehouse: Warehouse,
     """A read-only connection to one snapshot that can write, open or attach nothing else."""
     warehouse.require()
     return connect(warehouse.lake, read_only=True, snapshot_time=known_at, locked=True)
-
-
-@contextmanager
-def read_only(warehouse: Warehouse, known_at: str | None = None
-              ) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = connect_read_only(warehouse, known_at)
-    try:
-        yield connection
-    finally:
-        connection.close()
 
 
 def check_query(sql: str) -> None:
@@ -81,7 +69,7 @@ def run_query(warehouse: Warehouse, sql: str, parameters: list | None = None,
         WarehouseError: DuckDB could not run it; the message is DuckDB's own.
     """
     check_query(sql)
-    with read_only(warehouse, known_at) as connection:
+    with connect_read_only(warehouse, known_at) as connection:
         try:
             return connection.sql(sql, params=parameters or None).to_arrow_table()
         except duckdb.Error as e:

@@ -22,17 +22,17 @@ from sco_etl.tasks import freshness
 from sco_etl.tasks.cbr.calendar import missing_publication_dates
 from sco_etl.warehouse import Warehouse, reports
 from sco_etl.warehouse.lake import redacted
-from sco_etl.warehouse.status import warehouse_status
 
 SHOWN_GAPS = 10
 LOAD_COLUMNS = ("started_at", "flow", "status", "rows_written", "rows_rejected", "message")
 
 
 def print_status(console: Console, config: Config, format: Format = Format.table) -> None:
-    status = warehouse_status(config.warehouse())
-    gaps = (missing_publication_dates(status.rate_dates, status.first_rate_date,
-                                      status.latest_rate_date, status.unpublished_dates)
-            if status.latest_rate_date else [])
+    status = reports.warehouse_status(config.warehouse())
+    dates = status.rate_dates
+    first, latest = (dates[0], dates[-1]) if dates else (None, None)
+    gaps = (missing_publication_dates(set(dates), first, latest, status.unpublished_dates)
+            if dates else [])
     loads = pa.Table.from_pylist([{k: row[k] for k in LOAD_COLUMNS}
                                   for row in status.recent_loads])
     counts = pa.table({"table": list(status.row_counts),
@@ -45,8 +45,7 @@ def print_status(console: Console, config: Config, format: Format = Format.table
                          "time": render.json_value(status.snapshot_time)},
             "prefect_server": prefect_server(config),
             "freshness": freshness_checks(config.warehouse()),
-            "rates": {"first": render.json_value(status.first_rate_date),
-                      "latest": render.json_value(status.latest_rate_date),
+            "rates": {"first": render.json_value(first), "latest": render.json_value(latest),
                       "rows": status.row_counts.get("rates", 0),
                       "gaps": [d.isoformat() for d in gaps]},
             "rows_per_table": status.row_counts,
@@ -61,10 +60,10 @@ def print_status(console: Console, config: Config, format: Format = Format.table
                   " `sco-etl catalog` prints how to attach it)", soft_wrap=True)
     console.print(f"[bold]prefect server[/] {prefect_server(config)}", soft_wrap=True)
     print_freshness(console, config.warehouse())
-    if status.latest_rate_date is None:
+    if latest is None:
         console.print("rates: none yet — run `sco-etl rates` (or `--start 1992-07-01`)")
     else:
-        console.print(f"rates: {status.first_rate_date} .. {status.latest_rate_date}, "
+        console.print(f"rates: {first} .. {latest}, "
                       f"{status.row_counts['rates']} rows, {len(gaps)} gaps")
         if gaps:
             console.print("  missing: " + ", ".join(str(d) for d in gaps[:SHOWN_GAPS])
@@ -98,9 +97,7 @@ def prefect_server(config: Config) -> str:
 
 def freshness_checks(warehouse: Warehouse) -> list[dict]:
     """Rates against the CBR calendar, each news source against its cadence."""
-    activity = [freshness.SourceActivity(**row) for row in reports.news_activity(warehouse)]
-    report = freshness.assess(freshness.StoredRates(**reports.stored_rates(warehouse)),
-                              activity, utc_now())
+    report = freshness.assess(*freshness.observe(warehouse), utc_now())
     return [{"subject": check.subject, "stored": check.stored(),
              "status": check.status(report.now), "late": check.is_late}
             for check in report.checks]
