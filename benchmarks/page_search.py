@@ -34,7 +34,7 @@ from pytest_httpserver import HTTPServer
 from sco_etl.flows.cli.page import page_server
 from sco_etl.schemas import COUNTRY_TERMS, NEWS
 from sco_etl.tasks.news.mentions import compile_matchers, find_mentions
-from sco_etl.tasks.page.build import build_day
+from sco_etl.tasks.page.render import build_day
 from sco_etl.warehouse import Warehouse
 from sco_etl.warehouse.search import rebuild_index, refresh_index, search
 from tests.fakes.cbr_history import History

@@ -189,12 +189,8 @@ ORDER BY snapshot_id
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One committed state of the warehouse; every query answers from it.
-
-    Attributes:
-        id: the DuckLake snapshot id.
-        time: when it was committed (UTC).
-    """
+    """One committed state of the warehouse (DuckLake snapshot `id`, committed at `time`,
+    UTC); every query answers from it."""
 
     id: int
     time: dt.datetime
@@ -209,7 +205,6 @@ class Snapshot:
         return cursor
 
     def sql(self, query: str, **parameters: object) -> duckdb.DuckDBPyRelation:
-        """A relation of `query` (named `$parameters`) on this snapshot."""
         try:
             return self.connection().sql(query, params=parameters or None)
         except duckdb.Error as error:
@@ -256,10 +251,8 @@ class Snapshot:
     def news(self, q: str | None = None, country: str | None = None,
              source: str | None = None, since: dt.datetime | None = None,
              until: dt.datetime | None = None, limit: int = 20) -> duckdb.DuckDBPyRelation:
-        """Headlines, newest first; with `q`, the full-text search hits, best first.
-
-        `country` is an ISO 3166 alpha-2 code: stories that name that country.
-        """
+        """Headlines, newest first; with `q`, the full-text search hits, best first;
+        with `country` (ISO 3166 alpha-2), the stories that name that country."""
         ids, order = None, "n.published_at DESC, n.item_id"
         if q is not None:
             ids = self.reader.search(q, limit=max(limit, 1) * 5)
@@ -314,11 +307,7 @@ class Snapshot:
 
 
 class Reader:
-    """Snapshots of one warehouse, each attached once, read-only, and shared by threads.
-
-    Raises:
-        NoWarehouseError: there is no warehouse where `warehouse` points.
-    """
+    """Snapshots of one warehouse, each attached once, read-only, and shared by threads."""
 
     def __init__(self, warehouse: Warehouse, attached: int = ATTACHED_SNAPSHOTS) -> None:
         warehouse.require()
@@ -341,7 +330,6 @@ class Reader:
         self._polled_at = float("-inf")
 
     def latest_id(self) -> int:
-        """The id of the newest committed snapshot."""
         if self._catalog_file is not None:
             return self._latest_in_sqlite(self._catalog_file)
         with self._lock:
@@ -373,11 +361,7 @@ class Reader:
             return latest
 
     def id_at(self, moment: dt.datetime) -> int:
-        """The id of the snapshot that was current at `moment`.
-
-        Raises:
-            InputError: `moment` is before the first snapshot or after now.
-        """
+        """The id of the snapshot current at `moment` (InputError outside the history)."""
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
         cursor = self.database.cursor()
@@ -421,7 +405,6 @@ class Reader:
             return snapshot
 
     def _detach_idle(self) -> None:
-        """Detach the snapshots beyond the newest few that nobody used for a while."""
         surplus = len(self._snapshots) - self._keep
         for old_id in list(self._snapshots)[:max(surplus, 0)]:
             if time.monotonic() - self._used.get(old_id, 0) < DETACH_AFTER_SECONDS:

@@ -71,12 +71,8 @@ LIMIT $limit
 
 @dataclass(frozen=True)
 class IndexInfo:
-    """What a build or an update of the index did.
-
-    Attributes:
-        documents: items in the index.
-        changed: items added, replaced or removed by an update; None for a whole build.
-    """
+    """Items in the index after a build or update, and those an update changed (None: built
+    whole)."""
 
     path: Path
     documents: int
@@ -86,12 +82,6 @@ class IndexInfo:
 
 def index_path(warehouse: Warehouse) -> Path:
     return warehouse.root / INDEX_FILE
-
-
-def news_version(warehouse: Warehouse) -> str:
-    """Changes whenever an item is added, edited or removed."""
-    with warehouse.reader() as connection:
-        return connection.execute(NEWS_VERSION).fetchone()[0]
 
 
 def rebuild_index(warehouse: Warehouse) -> IndexInfo:
@@ -192,7 +182,9 @@ def _swap_in(warehouse: Warehouse, work, copy: bool) -> None:
 def ensure_index(warehouse: Warehouse) -> Path:
     """The search file, brought up to date first if it is missing or older than the news."""
     path = index_path(warehouse)
-    if not path.exists() or _stored_meta(path) != news_version(warehouse):
+    with warehouse.reader() as connection:
+        version = connection.execute(NEWS_VERSION).fetchone()[0]
+    if not path.exists() or _stored_meta(path) != version:
         refresh_index(warehouse)
     return path
 
@@ -214,12 +206,8 @@ def _stored_meta(path: Path) -> str | None:
 
 def search(warehouse: Warehouse, query: str, since: dt.date | None = None,
            source: str | None = None, limit: int = 10) -> pa.Table:
-    """Items matching `query`, best first: item_id, published_at, source, title, summary,
-    body, url (canonical), link (as published), score.
-
-    Raises:
-        NoDataError: the warehouse holds no news.
-    """
+    """Items matching `query`, best first (NoDataError without news): item_id, published_at,
+    source, title, summary, body, url (canonical), link (as published), score."""
     path = ensure_index(warehouse)
     install_extensions()
     connection = duckdb.connect(str(path), read_only=True)

@@ -235,9 +235,9 @@ def plot(
 ) -> None:
     """Draw CBR rates as a PNG: indexed to 100 on the first day (default), or --per-unit."""
     from sco_etl.flows.cli import inputs
-    from sco_etl.flows.cli.plot import default_start, member_currency_codes, plot_rates
     from sco_etl.flows.config import resolve_warehouse
     from sco_etl.schemas.clock import moscow_today
+    from sco_etl.tasks.plot import default_start, member_currency_codes, plot_rates
 
     first, last = inputs.period(start, end)
     warehouse = resolve_warehouse()
