@@ -95,7 +95,7 @@ def refresh_search_index(warehouse: Warehouse, changed: bool) -> int | None:
     the items indexed, or None when it was current."""
     if not changed and search.index_path(warehouse).exists():
         return None
-    return search.refresh_index(warehouse).documents
+    return search.refresh_index(warehouse)[0]
 
 
 def update_mentions(writer: Writer, rows: pa.Table, result: UpsertResult,

@@ -18,6 +18,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, se
 from sco_etl.schemas.clock import utc_now
 from sco_etl.tasks.page.model import Page, build_page
 from sco_etl.warehouse import Warehouse
+from sco_etl.warehouse.export import swap_in
 from sco_etl.warehouse.page import page_data
 from sco_etl.warehouse.query import connect_read_only
 
@@ -105,18 +106,3 @@ def write_page(page: Page, output: Path) -> WrittenPage:
         redirect.replace(output / "index.html")
     return WrittenPage(folder, folder / "index.html", len(page.articles),
                        sum(len(c.encode()) for c in files.values()))
-
-
-def swap_in(building: Path, folder: Path) -> None:
-    """Rename `building` to `folder`. A folder cannot be renamed over a non-empty one, so the
-    old page steps aside first (for the moment between two renames, the day has no page)."""
-    old = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.old")
-    if folder.exists():
-        folder.rename(old)
-    try:
-        building.rename(folder)
-    except OSError:
-        if old.exists():
-            old.rename(folder)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
