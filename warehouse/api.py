@@ -309,11 +309,10 @@ class Snapshot:
 class Reader:
     """Snapshots of one warehouse, each attached once, read-only, and shared by threads."""
 
-    def __init__(self, warehouse: Warehouse, attached: int = ATTACHED_SNAPSHOTS) -> None:
+    def __init__(self, warehouse: Warehouse) -> None:
         warehouse.require()
         self.warehouse = warehouse
         self.lake = warehouse.lake
-        self._keep = attached
         self._lock = threading.Lock()
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
         self._used: dict[int, float] = {}
@@ -405,7 +404,7 @@ class Reader:
             return snapshot
 
     def _detach_idle(self) -> None:
-        surplus = len(self._snapshots) - self._keep
+        surplus = len(self._snapshots) - ATTACHED_SNAPSHOTS
         for old_id in list(self._snapshots)[:max(surplus, 0)]:
             if time.monotonic() - self._used.get(old_id, 0) < DETACH_AFTER_SECONDS:
                 continue
