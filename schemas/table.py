@@ -7,7 +7,7 @@ is described exactly once.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -55,10 +55,6 @@ class Table:
     partition_column: str | None = None
     doc: str = ""
     versioned: tuple[str, ...] | None = None
-    _by_name: dict[str, Column] = field(default_factory=dict, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._by_name.update({c.name: c for c in self.columns})
 
     @property
     def column_names(self) -> list[str]:
@@ -76,7 +72,7 @@ class Table:
         return [c for c in self.column_names if c not in self.key and c not in LINEAGE_COLUMNS]
 
     def column(self, name: str) -> Column:
-        return self._by_name[name]
+        return next(c for c in self.columns if c.name == name)
 
     def empty(self) -> pa.Table:
         return self.arrow_schema.empty_table()

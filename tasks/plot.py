@@ -57,12 +57,8 @@ def indexed(series: Series) -> Series:
 
 
 def rates_figure(series: list[Series], per_unit: bool = False) -> Figure:
-    """One line per currency: indexed to 100 on the first day, or rubles per one unit.
-
-    Args:
-        series: the currencies to draw, in legend order; each must have at least one value.
-        per_unit: draw rubles per one unit instead of the index.
-    """
+    """One line per currency (legend order; each with a value at least): indexed to 100 on
+    the first day, or rubles per one unit."""
     drawn = series if per_unit else [indexed(s) for s in series]
     figure = Figure(figsize=FIGURE_SIZE, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
@@ -139,11 +135,8 @@ def plot_rates(
     warehouse: Warehouse, codes: list[str], start: dt.date, end: dt.date | None = None,
     per_unit: bool = False, output: Path = DEFAULT_OUTPUT,
 ) -> Chart:
-    """Draw the currencies' rates from `start` to `end` into a PNG at `output`.
-
-    Raises:
-        NoDataError: none of the currencies has a rate in the period.
-    """
+    """Draw the currencies' rates from `start` to `end` into a PNG at `output` (NoDataError
+    when none has a rate in the period)."""
     table = reports.rate_series(warehouse, codes, start, end)
     found = {s.code: s for s in series_from_table(table)}
     wanted = [code.upper() for code in codes]

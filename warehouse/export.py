@@ -17,13 +17,8 @@ from sco_etl.warehouse.store import Warehouse
 
 
 def export(warehouse: Warehouse, target: Path) -> dict[str, int]:
-    """Write every table of one snapshot under `target/<table>/…`; return rows per table.
-
-    Raises:
-        NoWarehouseError: there is no warehouse to export (nothing is created).
-        ConfigError: `target` cannot be written (its parent cannot be made, or is not
-            writable).
-    """
+    """Write every table of one snapshot under `target/<table>/…`; return rows per table
+    (NoWarehouseError without a warehouse; ConfigError when `target` cannot be written)."""
     warehouse.require()
     target = target.expanduser().resolve()
     if target.exists() and not target.is_dir():

@@ -35,12 +35,8 @@ def connect_read_only(warehouse: Warehouse,
 
 
 def check_query(sql: str) -> None:
-    """Refuse anything but one query.
-
-    Raises:
-        ReadOnlyQueryError: the SQL is not a query (it would write, attach, set or copy).
-        WarehouseError: DuckDB cannot parse it; the message is DuckDB's own.
-    """
+    """Refuse anything but one query (ReadOnlyQueryError; WarehouseError, with DuckDB's own
+    message, for SQL it cannot parse)."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as e:
@@ -62,12 +58,7 @@ def check_query(sql: str) -> None:
 
 def run_query(warehouse: Warehouse, sql: str, parameters: list | None = None,
               known_at: str | None = None) -> pa.Table:
-    """Run one read-only query on the latest snapshot (or the one at `known_at`).
-
-    Raises:
-        ReadOnlyQueryError: the SQL is not a query.
-        WarehouseError: DuckDB could not run it; the message is DuckDB's own.
-    """
+    """Run one read-only query on the latest snapshot (or the one at `known_at`)."""
     check_query(sql)
     with connect_read_only(warehouse, known_at) as connection:
         try:

@@ -65,10 +65,8 @@ FROM "{NEWS.name}" GROUP BY source ORDER BY source
 
 def rate_series(warehouse: Warehouse, codes: list[str], start: dt.date,
                 end: dt.date | None = None) -> pa.Table:
-    """Rubles per one unit of each currency on every day from `start` to `end` (or the last).
-
-    Returns a table of `day`, `char_code`, `rub_per_unit` (a float: for drawing, not sums).
-    """
+    """`day`, `char_code`, `rub_per_unit` (a float: for drawing, not sums) of each currency
+    on every day from `start` to `end` (or the last)."""
     return run_query(warehouse, RATE_SERIES, [[c.upper() for c in codes], start, end])
 
 
@@ -88,11 +86,8 @@ def latest_rate_date(warehouse: Warehouse) -> dt.date | None:
 
 
 def stored_rates(warehouse: Warehouse) -> dict:
-    """What the rates freshness check needs, from one snapshot.
-
-    Returns `latest`, the newest effective date (None when empty); `published`, the dates a
-    daily-set currency has a rate for; `unpublished`, the dates CBR confirmed it set no rate on.
-    """
+    """What the rates freshness check needs (`tasks.freshness.StoredRates`), from one
+    snapshot."""
     with warehouse.reader() as connection:
         latest = connection.execute(f'SELECT max(rate_date) FROM "{RATES.name}"').fetchone()[0]
         published = frozenset(day for (day,) in connection.execute(PUBLISHED_DATES).fetchall())
