@@ -28,35 +28,22 @@ PREFECT_FILE = Path(__file__).resolve().parent / "prefect.yaml"
 
 @dataclass(frozen=True)
 class DeploymentSpec:
-    """One deployment entry of `prefect.yaml`."""
+    """One deployment entry of `prefect.yaml`: its entrypoint is the module path of a flow of
+    the installed package (`sco_etl.flows.rates.ingest_rates`), its schedules the raw entries
+    (`cron` or `interval` in seconds, optional `timezone`)."""
 
     name: str
     entrypoint: str
-    """`sco_etl.flows.rates.ingest_rates`: the module path of a flow of the installed package."""
     description: str = ""
     tags: tuple[str, ...] = ()
     parameters: dict[str, Any] = field(default_factory=dict)
     schedules: tuple[dict[str, Any], ...] = ()
-    """Raw schedule entries: `cron` or `interval` (seconds), optional `timezone`."""
     concurrency_limit: int | dict[str, Any] | None = None
-
-    @property
-    def module(self) -> str:
-        """The importable module of the entrypoint: `sco_etl.flows.rates`."""
-        return self.entrypoint.rpartition(".")[0]
-
-    @property
-    def function(self) -> str:
-        return self.entrypoint.rpartition(".")[2]
 
 
 def load_specs(path: Path = PREFECT_FILE) -> list[DeploymentSpec]:
-    """The deployments declared in `path`.
-
-    Raises:
-        ConfigError: the file is missing, is not YAML, or declares a deployment without a name
-            or an entrypoint.
-    """
+    """The deployments declared in `path` (ConfigError: unreadable, or one without a name or a
+    module-path entrypoint)."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as e:
@@ -82,11 +69,7 @@ def load_specs(path: Path = PREFECT_FILE) -> list[DeploymentSpec]:
 
 
 def select(specs: list[DeploymentSpec], names: list[str] | None) -> list[DeploymentSpec]:
-    """The specs called `names` (all of them for none), in file order.
-
-    Raises:
-        ConfigError: a name is not declared.
-    """
+    """The specs called `names` (all of them for none), in file order."""
     if not names:
         return specs
     known = {spec.name for spec in specs}
@@ -127,49 +110,36 @@ def schedules(spec: DeploymentSpec) -> list[Schedule]:
 
 
 def load_flow(spec: DeploymentSpec) -> Flow:
-    """The flow of the spec's entrypoint.
-
-    Raises:
-        ConfigError: there is no such module, or it has no such flow.
-    """
+    """The flow of the spec's entrypoint (ConfigError: no such module or flow)."""
+    module_name, _, name = spec.entrypoint.rpartition(".")
     try:
-        module = importlib.import_module(spec.module)
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
-        if e.name != spec.module:
+        if e.name != module_name:
             raise  # the module exists and is broken: say so, never hide it
         raise ConfigError(f"deployment {spec.name}: {spec.entrypoint} does not exist") from e
-    flow = getattr(module, spec.function, None)
+    flow = getattr(module, name, None)
     if flow is None or not hasattr(flow, "to_deployment"):
         raise ConfigError(f"deployment {spec.name}: {spec.entrypoint} is not a Prefect flow")
     return flow
 
 
-def runner_deployment(spec: DeploymentSpec, flow: Flow,
-                      extra_tags: tuple[str, ...] = ()) -> RunnerDeployment:
-    """The spec as a deployment for `serve()`: no work pool, the flow imported by module."""
+def runner_deployments(specs: list[DeploymentSpec],
+                       extra_tags: tuple[str, ...] = ()) -> list[RunnerDeployment]:
+    """The specs as deployments for `serve()`: no work pool, each flow imported by module."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.deployments.runner import EntrypointType
 
-    limit = spec.concurrency_limit
-    if isinstance(limit, dict):
-        limit = ConcurrencyLimitConfig(**limit)
-    return flow.to_deployment(
-        name=spec.name,
-        description=spec.description or None,
-        tags=[*spec.tags, *extra_tags],
-        parameters=spec.parameters,
-        schedules=schedules(spec),
-        concurrency_limit=limit,
-        # By module, not file path: the runner then finds the flow from any working directory.
-        entrypoint_type=EntrypointType.MODULE_PATH,
-    )
-
-
-def runner_deployments(specs: list[DeploymentSpec],
-                       extra_tags: tuple[str, ...] = ()) -> list[RunnerDeployment]:
-    """Deployments of the specs for `serve()`.
-
-    Raises:
-        ConfigError: a spec's entrypoint is not a flow of this project.
-    """
-    return [runner_deployment(spec, load_flow(spec), extra_tags) for spec in specs]
+    built = []
+    for spec in specs:
+        limit = spec.concurrency_limit
+        if isinstance(limit, dict):
+            limit = ConcurrencyLimitConfig(**limit)
+        built.append(load_flow(spec).to_deployment(
+            name=spec.name, description=spec.description or None,
+            tags=[*spec.tags, *extra_tags], parameters=spec.parameters,
+            schedules=schedules(spec), concurrency_limit=limit,
+            # By module, not file path: the runner finds the flow from any working directory.
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ))
+    return built

@@ -17,7 +17,6 @@ from sco_etl.flows.config import resolve
 from sco_etl.schemas.clock import MOSCOW, utc_now
 from sco_etl.schemas.errors import StaleDataError
 from sco_etl.tasks import freshness
-from sco_etl.warehouse import Warehouse, reports
 
 
 def freshness_run_name() -> str:
@@ -26,12 +25,6 @@ def freshness_run_name() -> str:
     if isinstance(now, str):
         now = dt.datetime.fromisoformat(now)
     return f"freshness-{now.astimezone(MOSCOW):%Y-%m-%dT%H:%M}"
-
-
-def observe(warehouse: Warehouse) -> tuple[freshness.StoredRates, list[freshness.SourceActivity]]:
-    """The stored rate dates the calendar needs and each news source's newest activity."""
-    activity = [freshness.SourceActivity(**row) for row in reports.news_activity(warehouse)]
-    return freshness.StoredRates(**reports.stored_rates(warehouse)), activity
 
 
 def report_markdown(report: freshness.FreshnessReport) -> str:
@@ -43,7 +36,7 @@ def report_markdown(report: freshness.FreshnessReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-read_state = task(name="read-freshness-state", cache_policy=NO_CACHE)(observe)
+read_state = task(name="read-freshness-state", cache_policy=NO_CACHE)(freshness.observe)
 judge = task(name="judge-freshness", cache_policy=NO_CACHE)(freshness.assess)
 
 

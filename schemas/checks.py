@@ -23,19 +23,10 @@ ArrowValues = pa.Array | pa.ChunkedArray
 
 
 class Rule:
-    """A column check: every non-null value of the column must pass it.
-
-    `Rule.gt(0)`, `Rule.isin([...])`, `Rule.str_matches(...)` and `Rule.str_startswith(...)`
-    are the builtins; `Rule(function, name=..., must=...)` is a custom one, where `function`
-    maps an Arrow array to a boolean Arrow array of the same length (True = passes).
-
-    Attributes:
-        function: the test, Arrow array → boolean Arrow array.
-        name: what the declaration calls the rule.
-        must: what a value must do, as the end of a sentence (`be greater than 0`): a
-            rejection reads "`value must be greater than 0, got -1`". A rule without it is
-            named instead ("`published_at failed published_from_1990_to_now, got …`").
-    """
+    """A column check every non-null value must pass: `function` maps an Arrow array to a
+    boolean one (True = passes). `must` ends a sentence (`be greater than 0`): a rejection
+    reads "`value must be greater than 0, got -1`"; a rule without it is named instead
+    ("`published_at failed published_from_1990_to_now, got …`")."""
 
     def __init__(self, function: Callable[[ArrowValues], ArrowValues], *,
                  name: str | None = None, must: str | None = None) -> None:
@@ -47,29 +38,23 @@ class Rule:
         return f"Rule({self.name})"
 
     def passes(self, values: ArrowValues) -> ArrowValues:
-        """A boolean mask of `values`: True where a value passes or is null.
-
-        A null is the `nullable` flag's business, not the rule's; a null answer for a value
-        that is there counts as a failure (a rule that cannot say yes did not pass).
-        """
+        """True where a value passes or is null (the `nullable` flag's business); a null
+        answer for a value that is there fails (a rule that cannot say yes did not pass)."""
         answer = self.function(values)
         return pc.fill_null(pc.or_kleene(pc.is_null(values), answer), False)
 
     def reason(self, column: str, value: Any) -> str:
-        """Why `value` of `column` failed this rule, as a sentence."""
         if self.must:
             return f"{column} must {self.must}, got {shown(value)}"
         return f"{column} failed {self.name}, got {shown(value)}"
 
     @classmethod
     def gt(cls, value: Any, name: str | None = None) -> Rule:
-        """Values greater than `value`."""
         return cls(lambda values: pc.greater(values, value), name=name or f"gt_{value}",
                    must=f"be greater than {shown(value)}")
 
     @classmethod
     def isin(cls, allowed: Iterable[Any], name: str | None = None) -> Rule:
-        """Values among `allowed`."""
         allowed = list(allowed)
 
         def is_allowed(values: ArrowValues) -> ArrowValues:
@@ -81,17 +66,14 @@ class Rule:
     @classmethod
     def str_matches(cls, pattern: str, name: str | None = None,
                     must: str | None = None) -> Rule:
-        """Strings the regular expression (RE2 syntax) matches from their first character.
-
-        Anchored at the start as `re.match` is; declare `$` to match whole values.
-        """
+        """Strings the RE2 expression matches from their start (as `re.match`; `$` for whole
+        values)."""
         anchored = pattern if pattern.startswith("^") else f"^{pattern}"
         return cls(lambda values: pc.match_substring_regex(values, pattern=anchored),
                    name=name or "str_matches", must=must or f"match {pattern}")
 
     @classmethod
     def str_startswith(cls, prefix: str, name: str | None = None) -> Rule:
-        """Strings that begin with `prefix`."""
         return cls(lambda values: pc.starts_with(values, pattern=prefix),
                    name=name or "str_startswith", must=f"start with {prefix}")
 
@@ -125,11 +107,8 @@ FREQUENCY = Rule.isin(["daily", "monthly"], name="frequency")
 
 
 def iso_alpha_codes(codes: Iterable[str]) -> list[str]:
-    """Currency codes as given by a user, stripped and upper-cased; blank ones dropped.
-
-    Raises:
-        ConfigError: one is not an ISO 4217 alpha code (it would reach CBR queries and SQL).
-    """
+    """Currency codes as given by a user, stripped and upper-cased, blank ones dropped; one
+    that is no ISO 4217 alpha code (it would reach CBR queries and SQL) is a ConfigError."""
     wanted = [code.strip().upper() for code in codes if code.strip()]
     bad = [code for code in wanted if not ISO_ALPHA_CODE.fullmatch(code)]
     if bad:

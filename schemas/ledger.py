@@ -2,9 +2,7 @@
 
 import pyarrow as pa
 
-from sco_etl.schemas.table import Column, Table
-
-UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
+from sco_etl.schemas.table import UTC_TIMESTAMP, Column, Table
 
 QUARANTINE = Table(
     name="quarantine",

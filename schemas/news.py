@@ -9,9 +9,7 @@ import pyarrow.compute as pc
 
 from sco_etl.schemas.checks import PLAIN_TEXT, ArrowValues, Rule
 from sco_etl.schemas.clock import utc_now
-from sco_etl.schemas.table import Column, Table
-
-UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
+from sco_etl.schemas.table import UTC_TIMESTAMP, Column, Table
 
 PUBLISHED_SOURCES = ("feed", "listing", "article", "first_seen")
 """Where `published_at` came from, best first."""

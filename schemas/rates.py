@@ -10,11 +10,10 @@ from sco_etl.schemas.checks import (
     POSITIVE,
     RATE_DATE_RANGE,
 )
-from sco_etl.schemas.table import Column, Table
+from sco_etl.schemas.table import UTC_TIMESTAMP, Column, Table
 
 VALUE = pa.decimal128(18, 4)
 UNIT_RATE = pa.decimal128(38, 12)
-UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 RATES = Table(
     name="rates",

@@ -7,7 +7,7 @@ is described exactly once.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -24,19 +24,12 @@ NUMBERS = {2: "two", 3: "three", 4: "four"}
 """How a reason counts the records sharing a key."""
 LINEAGE_COLUMNS = ("loaded_at", "run_id", "first_seen_at", "updated_at")
 """Columns that describe a write, not the data: a change there alone is no change."""
+UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(frozen=True)
 class Column:
-    """A column of a table.
-
-    Attributes:
-        name: column name, part of the interface.
-        type: Arrow type; also decides the Parquet and DuckDB types.
-        nullable: whether a record may leave it empty.
-        checks: rules every non-null value must pass.
-        doc: one line for the README and the DuckDB comments.
-    """
+    """A column: its Arrow type also decides the Parquet and DuckDB types."""
 
     name: str
     type: pa.DataType
@@ -47,18 +40,12 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """A table of the warehouse.
+    """A table of the warehouse: columns in storage order, the key (one row per key), the
+    hive partition levels (`year`, or `year` and `month`) of `partition_column`.
 
-    Attributes:
-        name: table (and directory, and view) name.
-        columns: the declared columns, in storage order.
-        key: columns that identify a row; at most one row per key.
-        partition_by: hive partition levels, `year` or `year` and `month`, derived from
-            `partition_column`; empty for a single-file table.
-        partition_column: the DATE or TIMESTAMP column the partition levels come from.
-        versioned: the columns whose change makes a new version of a stored row (a
-            revision); a row that differs only elsewhere (metadata derived from another
-            source, lineage) is left as stored. None: every column but the key and lineage.
+    `versioned` are the columns whose change makes a new version of a stored row (a revision);
+    a row that differs only elsewhere (metadata from another source, lineage) is left as
+    stored. None: every column but the key and lineage.
     """
 
     name: str
@@ -68,10 +55,6 @@ class Table:
     partition_column: str | None = None
     doc: str = ""
     versioned: tuple[str, ...] | None = None
-    _by_name: dict[str, Column] = field(default_factory=dict, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._by_name.update({c.name: c for c in self.columns})
 
     @property
     def column_names(self) -> list[str]:
@@ -89,7 +72,7 @@ class Table:
         return [c for c in self.column_names if c not in self.key and c not in LINEAGE_COLUMNS]
 
     def column(self, name: str) -> Column:
-        return self._by_name[name]
+        return next(c for c in self.columns if c.name == name)
 
     def empty(self) -> pa.Table:
         return self.arrow_schema.empty_table()
@@ -115,18 +98,12 @@ class Validated:
 
 
 def validate(table: Table, typed: pa.Table, rejected: list[Rejection] | None = None) -> Validated:
-    """Split typed rows into valid rows and rejections with the reason of each.
+    """Split typed rows into valid rows (input order, declared schema) and rejections.
 
     Exact duplicates are merged; different records under one key are all rejected, since we
     cannot tell which one the source meant (a source that can tell resolves them first).
-    A null passes the checks of a nullable column and is a rejection in any other. Valid rows
-    keep their input order and the declared schema.
-    `rejected` are records already refused upstream (unreadable, unrepresentable); they count
-    towards the reject share.
-
-    Raises:
-        ValidationFailure: when more than half of a non-trivial batch is rejected, or the
-            columns of `typed` are not the declared ones.
+    `rejected`, records refused upstream, count towards the reject share: above half of a
+    batch of ten or more, or with undeclared columns, it raises ValidationFailure.
     """
     rejected = list(rejected or [])
     total = typed.num_rows + len(rejected)
@@ -165,7 +142,6 @@ def to_arrow(table: Table, records: list[dict[str, Any]]) -> tuple[pa.Table, lis
 
 
 def _unrepresentable(schema: pa.Schema, record: dict[str, Any]) -> str:
-    """Which field of `record` its column cannot hold, as a sentence."""
     for column in schema:
         value = record.get(column.name)
         try:
@@ -176,7 +152,6 @@ def _unrepresentable(schema: pa.Schema, record: dict[str, Any]) -> str:
 
 
 def _declared(table: Table, typed: pa.Table) -> pa.Table:
-    """`typed` with the declared columns, order and types."""
     missing = set(table.column_names) - set(typed.column_names)
     extra = set(typed.column_names) - set(table.column_names)
     if missing or extra:
@@ -223,7 +198,6 @@ def _reasons_by_row(table: Table, rows: pa.Table) -> dict[int, list[str]]:
 
 
 def _plain(value: Any) -> str:
-    """A key value in a sentence: `2026-11-28`, `R01230`."""
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 

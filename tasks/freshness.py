@@ -16,17 +16,18 @@ judged by its newest item's own publication time: a feed still serving items fro
 late however recently we fetched it. A source that never gave an item is late since it was
 first fetched.
 
-No I/O here: the caller reads the warehouse and passes the clock in.
+`observe` reads the warehouse; the judgements are pure and take the clock as an argument.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
 from sco_etl.schemas.clock import MOSCOW
 from sco_etl.tasks.cbr import calendar
+from sco_etl.warehouse import Warehouse, reports
 
 RATES_PUBLISHED_AT = dt.time(15, 30)
 """When CBR publishes the rates it set that day, Moscow time."""
@@ -38,24 +39,20 @@ DEFAULT_NEWS_MAX_AGE = dt.timedelta(hours=48)
 
 @dataclass(frozen=True)
 class Freshness:
-    """The verdict on one dataset: what is stored, what should be, and since when it is late."""
+    """The verdict on `rates` or `news <source>`: the newest stored effective date or item
+    time (None: nothing stored), the newest date that should be stored or the deadline for
+    news, and since when it is late (None while fresh)."""
 
     subject: str
-    """`rates`, or `news <source>`."""
     latest: dt.date | dt.datetime | None
-    """The newest stored effective date (rates) or item publication time (news); None:
-    nothing stored."""
     expected: dt.date | dt.datetime
-    """The newest effective date that should be stored (rates), or the deadline for news."""
     late_since: dt.datetime | None
-    """When the data became late; None while it is fresh."""
 
     @property
     def is_late(self) -> bool:
         return self.late_since is not None
 
     def stored(self) -> str:
-        """What is stored, against what is expected (rates)."""
         if self.subject == "rates":
             stored = (f"latest effective date {self.latest}" if self.latest is not None
                       else "no rates stored")
@@ -63,43 +60,37 @@ class Freshness:
         return f"latest item {_when(self.latest)}" if self.latest else "no items stored"
 
     def status(self, now: dt.datetime) -> str:
-        """`fresh`, or since when (and for how long) the data has been late."""
         if self.late_since is None:
             return "fresh"
         return f"LATE since {_when(self.late_since)} ({_age(now - self.late_since)})"
 
     def message(self, now: dt.datetime) -> str:
-        """One line for people: what is stored, what is expected, and since when it is late."""
         return f"{self.subject}: {self.stored()} — {self.status(now)}"
 
 
 @dataclass(frozen=True)
 class StoredRates:
-    """What the warehouse holds of the CBR calendar."""
+    """What the warehouse holds of the CBR calendar: the newest effective date, the dates a
+    daily-set currency has a rate for (CBR published on them), and the dates CBR confirmed it
+    set no rate on (`unpublished_dates`)."""
 
     latest: dt.date | None
-    """The newest effective date stored; None: nothing stored."""
     published: frozenset[dt.date] = calendar.NO_DATES
-    """Effective dates a daily-set currency has a rate for: CBR published on them."""
     unpublished: frozenset[dt.date] = calendar.NO_DATES
-    """Dates the rule expects on which CBR confirmed it set no rate (`unpublished_dates`)."""
 
 
 @dataclass(frozen=True)
 class SourceActivity:
-    """A news source as the warehouse knows it."""
+    """A news source: its newest item's own publication time (None: no item), and since when
+    its fetches have had their current outcome (for a source that always failed, its first)."""
 
     source: str
     latest_published_at: dt.datetime | None
-    """Its newest item's own publication time; None: no item stored."""
     watched_since: dt.datetime | None = None
-    """Since when its fetches have had their current outcome (`feed_state.status_since`):
-    for a source that always failed, its first fetch."""
 
 
 @dataclass(frozen=True)
 class FreshnessReport:
-    """Every verdict of one check, taken at `now`."""
 
     now: dt.datetime
     checks: tuple[Freshness, ...]
@@ -109,7 +100,6 @@ class FreshnessReport:
         return [check for check in self.checks if check.is_late]
 
     def summary(self) -> str:
-        """What is late and since when, or that everything is fresh."""
         late = self.late
         if not late:
             return f"all {len(self.checks)} datasets are fresh"
@@ -118,7 +108,6 @@ class FreshnessReport:
 
 
 def rates_due_at(effective: dt.date, grace: dt.timedelta = DEFAULT_RATES_GRACE) -> dt.datetime:
-    """When the rates effective on `effective` should be in the warehouse (Moscow time)."""
     published = dt.datetime.combine(effective - calendar.ONE_DAY, RATES_PUBLISHED_AT,
                                     tzinfo=MOSCOW)
     return published + grace
@@ -127,10 +116,8 @@ def rates_due_at(effective: dt.date, grace: dt.timedelta = DEFAULT_RATES_GRACE) 
 def expected_rate_date(now: dt.datetime, grace: dt.timedelta = DEFAULT_RATES_GRACE,
                        published: Set[dt.date] = calendar.NO_DATES,
                        unpublished: Set[dt.date] = calendar.NO_DATES) -> dt.date:
-    """The newest effective date whose rates should be stored by `now`.
-
-    `published` and `unpublished` correct the calendar as in `tasks.cbr.calendar`.
-    """
+    """The newest effective date whose rates should be stored by `now` (`published` and
+    `unpublished` correct the calendar as in `tasks.cbr.calendar`)."""
     known = (published, unpublished)
     # Tomorrow's rate is the newest that can exist (published today); step back until due.
     candidate = calendar.latest_publication_on_or_before(
@@ -144,16 +131,8 @@ def rates_freshness(latest: dt.date | None, now: dt.datetime,
                     grace: dt.timedelta = DEFAULT_RATES_GRACE,
                     published: Set[dt.date] = calendar.NO_DATES,
                     unpublished: Set[dt.date] = calendar.NO_DATES) -> Freshness:
-    """Whether the newest stored effective rate date is as new as the calendar says it should be.
-
-    Args:
-        latest: the newest effective date stored, or None for an empty warehouse.
-        now: the time of the check; must be timezone-aware.
-        grace: how long after 15:30 MSK publication the rates may take to arrive.
-        published: effective dates a daily-set currency has a rate for; publication dates
-            whatever the rule says.
-        unpublished: dates CBR confirmed it set no rate on; never expected.
-    """
+    """Whether the newest stored effective date (`latest`) is as new as the calendar says it
+    should be at `now` (timezone-aware), `grace` after the 15:30 MSK publication."""
     _require_aware(now)
     expected = expected_rate_date(now, grace, published, unpublished)
     if latest is not None and latest >= expected:
@@ -164,11 +143,8 @@ def rates_freshness(latest: dt.date | None, now: dt.datetime,
     return Freshness("rates", latest, expected, rates_due_at(first_missing, grace))
 
 
-def news_freshness(
-    activity: Iterable[SourceActivity], now: dt.datetime,
-    max_age: dt.timedelta = DEFAULT_NEWS_MAX_AGE,
-    max_age_by_source: Mapping[str, dt.timedelta] | None = None,
-) -> list[Freshness]:
+def news_freshness(activity: Iterable[SourceActivity], now: dt.datetime,
+                   max_age: dt.timedelta = DEFAULT_NEWS_MAX_AGE) -> list[Freshness]:
     """One verdict per news source: late once its newest item is older than its maximum age.
 
     The newest item's publication time is capped at `now`: a feed with a zone bug may date
@@ -178,13 +154,12 @@ def news_freshness(
     verdicts = []
     for source in sorted(activity, key=lambda a: a.source):
         last = source.latest_published_at
-        allowed = (max_age_by_source or {}).get(source.source, max_age)
         if last is None:
             since = min(source.watched_since or now, now)
             verdicts.append(Freshness(f"news {source.source}", None, since, since))
             continue
         last = min(last, now)
-        deadline = last + allowed
+        deadline = last + max_age
         verdicts.append(Freshness(f"news {source.source}", last, deadline,
                                   deadline if deadline < now else None))
     return verdicts
@@ -195,11 +170,16 @@ def assess(
     now: dt.datetime, rates_grace: dt.timedelta = DEFAULT_RATES_GRACE,
     news_max_age: dt.timedelta = DEFAULT_NEWS_MAX_AGE,
 ) -> FreshnessReport:
-    """Rates and every news source, judged at `now`."""
     checks = [rates_freshness(rates.latest, now, rates_grace, rates.published,
                               rates.unpublished)]
     checks += news_freshness(news_activity, now, news_max_age)
     return FreshnessReport(now, tuple(checks))
+
+
+def observe(warehouse: Warehouse) -> tuple[StoredRates, list[SourceActivity]]:
+    """The stored rate dates the calendar needs and each news source's newest activity."""
+    activity = [SourceActivity(**row) for row in reports.news_activity(warehouse)]
+    return StoredRates(**reports.stored_rates(warehouse)), activity
 
 
 def _moscow_date(moment: dt.datetime) -> dt.date:

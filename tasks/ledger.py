@@ -15,17 +15,15 @@ from sco_etl.tasks.run import Run
 
 @dataclass
 class LoadCounts:
-    """What a run did to its main table: the counts every load reports."""
+    """What a run did to its main table: rows inserted, updated, unchanged, records sent to
+    quarantine, earlier versions kept in the revisions table, partitions rewritten."""
 
     inserted: int
     updated: int
     unchanged: int
     rejected: int
-    """Records sent to quarantine."""
     revisions: int
-    """Earlier versions of changed rows kept in the revisions table."""
     partitions: list[str]
-    """Partitions the upsert rewrote."""
 
 
 def quarantine_rows(dataset: str, rejections: list[Rejection], run: Run) -> pa.Table:

@@ -1,4 +1,5 @@
-"""Charts of CBR rates: pure figure building, no I/O but writing the PNG it is asked to.
+"""Charts of CBR rates (`sco-etl plot`): the warehouse's series drawn as a PNG, with defaults
+readable without options.
 
 Uses matplotlib's object API with the Agg canvas, never `pyplot`: no global figure state and no
 GUI backend, so it is safe in threads, in flow runs and on machines without a display.
@@ -15,6 +16,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
+from sco_etl.schemas.errors import NoDataError
+from sco_etl.schemas.reference import BASE_CURRENCY, sco_countries
+from sco_etl.warehouse import Warehouse, reports
+
 INDEX_BASE = 100.0
 LOG_SCALE_RATIO = 50.0
 """Per-unit charts switch to a log axis when the largest rate is this many times the smallest
@@ -22,6 +27,8 @@ LOG_SCALE_RATIO = 50.0
 FIGURE_SIZE = (11.0, 6.0)
 DPI = 110
 SOURCE_NOTE = "Source: Bank of Russia official rates; drawn by sco-etl"
+DEFAULT_YEARS = 5
+DEFAULT_OUTPUT = Path("sco-rates.png")
 
 
 @dataclass(frozen=True)
@@ -50,12 +57,8 @@ def indexed(series: Series) -> Series:
 
 
 def rates_figure(series: list[Series], per_unit: bool = False) -> Figure:
-    """One line per currency: indexed to 100 on the first day, or rubles per one unit.
-
-    Args:
-        series: the currencies to draw, in legend order; each must have at least one value.
-        per_unit: draw rubles per one unit instead of the index.
-    """
+    """One line per currency (legend order; each with a value at least): indexed to 100 on
+    the first day, or rubles per one unit."""
     drawn = series if per_unit else [indexed(s) for s in series]
     figure = Figure(figsize=FIGURE_SIZE, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
@@ -94,3 +97,59 @@ def save_png(figure: Figure, path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")
     return path.stat().st_size
+
+
+@dataclass(frozen=True)
+class Chart:
+    """What `plot_rates` drew and where."""
+
+    path: Path
+    codes: list[str]
+    missing: list[str]
+    start: dt.date
+    end: dt.date
+    per_unit: bool
+    size: int
+
+
+def member_currency_codes(on: dt.date) -> list[str]:
+    """Currencies of the SCO member states on a date, in accession order, the ruble excluded."""
+    codes: list[str] = []
+    for row in sco_countries().to_pylist():
+        valid = row["valid_from"] <= on and (row["valid_to"] is None or on <= row["valid_to"])
+        if (row["status"] == "member" and valid and row["char_code"] != BASE_CURRENCY
+                and row["char_code"] not in codes):
+            codes.append(row["char_code"])
+    return codes
+
+
+def default_start(today: dt.date, years: int = DEFAULT_YEARS) -> dt.date:
+    """The same day `years` years ago (28 February for a 29 February)."""
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:
+        return today.replace(year=today.year - years, day=28)
+
+
+def plot_rates(
+    warehouse: Warehouse, codes: list[str], start: dt.date, end: dt.date | None = None,
+    per_unit: bool = False, output: Path = DEFAULT_OUTPUT,
+) -> Chart:
+    """Draw the currencies' rates from `start` to `end` into a PNG at `output` (NoDataError
+    when none has a rate in the period)."""
+    table = reports.rate_series(warehouse, codes, start, end)
+    found = {s.code: s for s in series_from_table(table)}
+    wanted = [code.upper() for code in codes]
+    series = [found[code] for code in wanted if code in found]
+    if not series:
+        raise NoDataError(
+            f"no rates stored for {', '.join(wanted)} from {start}"
+            f"{f' to {end}' if end else ''}: load them with `sco-etl rates --start {start}`"
+        )
+    size = save_png(rates_figure(series, per_unit), output)
+    return Chart(
+        path=output, codes=[s.code for s in series],
+        missing=[code for code in wanted if code not in found],
+        start=min(s.days[0] for s in series), end=max(s.days[-1] for s in series),
+        per_unit=per_unit, size=size,
+    )

@@ -34,7 +34,7 @@ import duckdb
 from sco_etl.schemas.clock import moscow_today, utc_now
 from sco_etl.schemas.errors import InputError, NoDataError, WarehouseError
 from sco_etl.warehouse.ddl import BASE_TABLES
-from sco_etl.warehouse.lake import install_extensions, quote
+from sco_etl.warehouse.lake import LAKE_ALIAS, install_extensions, quote
 from sco_etl.warehouse.reports import BOARD
 from sco_etl.warehouse.store import Warehouse
 from sco_etl.warehouse.views import TODAY_VARIABLE
@@ -168,7 +168,8 @@ FROM news n WHERE n.item_id = $item_id
 """
 
 CHANGES = """
-WITH c AS (SELECT * FROM ducklake_table_changes($alias, 'main', $table, $first, $last)),
+WITH c AS (SELECT * FROM ducklake_table_changes($alias, 'main', $table, $first, $last)
+           WHERE snapshot_id >= $after),
 added AS (SELECT DISTINCT {key} FROM c WHERE change_type IN ('insert', 'update_postimage')),
 removed AS (SELECT DISTINCT {key} FROM c WHERE change_type IN ('delete', 'update_preimage'))
 SELECT $table AS "table",
@@ -188,12 +189,8 @@ ORDER BY snapshot_id
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One committed state of the warehouse; every query answers from it.
-
-    Attributes:
-        id: the DuckLake snapshot id.
-        time: when it was committed (UTC).
-    """
+    """One committed state of the warehouse (DuckLake snapshot `id`, committed at `time`,
+    UTC); every query answers from it."""
 
     id: int
     time: dt.datetime
@@ -208,7 +205,6 @@ class Snapshot:
         return cursor
 
     def sql(self, query: str, **parameters: object) -> duckdb.DuckDBPyRelation:
-        """A relation of `query` (named `$parameters`) on this snapshot."""
         try:
             return self.connection().sql(query, params=parameters or None)
         except duckdb.Error as error:
@@ -255,10 +251,8 @@ class Snapshot:
     def news(self, q: str | None = None, country: str | None = None,
              source: str | None = None, since: dt.datetime | None = None,
              until: dt.datetime | None = None, limit: int = 20) -> duckdb.DuckDBPyRelation:
-        """Headlines, newest first; with `q`, the full-text search hits, best first.
-
-        `country` is an ISO 3166 alpha-2 code: stories that name that country.
-        """
+        """Headlines, newest first; with `q`, the full-text search hits, best first;
+        with `country` (ISO 3166 alpha-2), the stories that name that country."""
         ids, order = None, "n.published_at DESC, n.item_id"
         if q is not None:
             ids = self.reader.search(q, limit=max(limit, 1) * 5)
@@ -279,21 +273,28 @@ class Snapshot:
     def changes(self, since: dt.datetime) -> duckdb.DuckDBPyRelation:
         """Per table, the keys inserted, updated and deleted by the snapshots committed after
         `since`, up to this one (an upsert's delete and insert of one key is an update)."""
-        connection = self.connection()
-        (first,) = connection.execute(
-            f"SELECT min(snapshot_id) FROM {self.alias}.snapshots() WHERE snapshot_time > ?",
-            [since]).fetchone()
-        if first is None or first > self.id:
-            return connection.sql(
-                'SELECT NULL::VARCHAR AS "table", 0::BIGINT AS inserted, 0::BIGINT AS updated,'
-                " 0::BIGINT AS deleted WHERE false")
         parts = [CHANGES.format(key=", ".join(f'"{k}"' for k in table.key))
                  .replace("$table", quote(table.name))
                  for table in BASE_TABLES]
         query = " UNION ALL ".join(f"({part})" for part in parts)
-        return connection.sql(
-            f"SELECT * FROM ({query}) WHERE inserted + updated + deleted > 0",
-            params={"alias": self.alias, "first": first, "last": self.id})
+        return self.sql(f"SELECT * FROM ({query}) WHERE inserted + updated + deleted > 0",
+                        **self._range_after(since))
+
+    def table_changes(self, table: str, since: dt.datetime) -> duckdb.DuckDBPyRelation:
+        """The changed rows of one table since `since`, with DuckLake's snapshot and change type."""
+        return self.sql("SELECT * FROM ducklake_table_changes($alias, 'main', $table, $first, "
+                        "$last) WHERE snapshot_id >= $after ORDER BY snapshot_id, rowid",
+                        table=table, **self._range_after(since))
+
+    def _range_after(self, since: dt.datetime) -> dict:
+        """The change feed's parameters for the snapshots after `since` up to this one: a
+        range DuckLake accepts, and `after`, the first of them (none: past this one)."""
+        (after,) = self.connection().execute(
+            f"SELECT min(snapshot_id) FROM {self.alias}.snapshots() WHERE snapshot_time > ?",
+            [since]).fetchone()
+        after = self.id + 1 if after is None else after
+        return {"alias": self.alias, "first": min(after, self.id), "last": self.id,
+                "after": after}
 
     def _codes(self, codes: Sequence[str] | str | None) -> list[str]:
         if isinstance(codes, str):
@@ -306,17 +307,12 @@ class Snapshot:
 
 
 class Reader:
-    """Snapshots of one warehouse, each attached once, read-only, and shared by threads.
+    """Snapshots of one warehouse, each attached once, read-only, and shared by threads."""
 
-    Raises:
-        NoWarehouseError: there is no warehouse where `warehouse` points.
-    """
-
-    def __init__(self, warehouse: Warehouse, attached: int = ATTACHED_SNAPSHOTS) -> None:
+    def __init__(self, warehouse: Warehouse) -> None:
         warehouse.require()
         self.warehouse = warehouse
         self.lake = warehouse.lake
-        self._keep = attached
         self._lock = threading.Lock()
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
         self._used: dict[int, float] = {}
@@ -333,7 +329,6 @@ class Reader:
         self._polled_at = float("-inf")
 
     def latest_id(self) -> int:
-        """The id of the newest committed snapshot."""
         if self._catalog_file is not None:
             return self._latest_in_sqlite(self._catalog_file)
         with self._lock:
@@ -365,11 +360,7 @@ class Reader:
             return latest
 
     def id_at(self, moment: dt.datetime) -> int:
-        """The id of the snapshot that was current at `moment`.
-
-        Raises:
-            InputError: `moment` is before the first snapshot or after now.
-        """
+        """The id of the snapshot current at `moment` (InputError outside the history)."""
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
         cursor = self.database.cursor()
@@ -413,8 +404,7 @@ class Reader:
             return snapshot
 
     def _detach_idle(self) -> None:
-        """Detach the snapshots beyond the newest few that nobody used for a while."""
-        surplus = len(self._snapshots) - self._keep
+        surplus = len(self._snapshots) - ATTACHED_SNAPSHOTS
         for old_id in list(self._snapshots)[:max(surplus, 0)]:
             if time.monotonic() - self._used.get(old_id, 0) < DETACH_AFTER_SECONDS:
                 continue
@@ -503,6 +493,14 @@ def open(warehouse: Warehouse | None = None, known_at: dt.datetime | str | None 
         return reader.snapshot()
     moment = dt.datetime.fromisoformat(known_at) if isinstance(known_at, str) else known_at
     return reader.snapshot(reader.id_at(moment))
+
+
+def first_snapshot_time(warehouse: Warehouse) -> dt.datetime:
+    """The earliest moment time travel answers (DuckLake's bare snapshot 0 holds no table)."""
+    with warehouse.reader() as connection:
+        return connection.execute(
+            f"SELECT min(snapshot_time) FILTER (WHERE snapshot_id > 0) "
+            f"FROM {LAKE_ALIAS}.snapshots()").fetchone()[0]
 
 
 def _day(value: dt.date | str | None) -> dt.date | None:

@@ -6,7 +6,6 @@ target sees the previous export or the new one, never a half-written one.
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -18,13 +17,8 @@ from sco_etl.warehouse.store import Warehouse
 
 
 def export(warehouse: Warehouse, target: Path) -> dict[str, int]:
-    """Write every table of one snapshot under `target/<table>/…`; return rows per table.
-
-    Raises:
-        NoWarehouseError: there is no warehouse to export (nothing is created).
-        ConfigError: `target` cannot be written (its parent cannot be made, or is not
-            writable).
-    """
+    """Write every table of one snapshot under `target/<table>/…`; return rows per table
+    (NoWarehouseError without a warehouse; ConfigError when `target` cannot be written)."""
     warehouse.require()
     target = target.expanduser().resolve()
     if target.exists() and not target.is_dir():
@@ -56,19 +50,23 @@ def export(warehouse: Warehouse, target: Path) -> dict[str, int]:
                 ).fetchone()
                 counts[table.name] = rows
             connection.execute("COMMIT")
-        _swap(staging, target)
+        swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return counts
 
 
-def _swap(staging: Path, target: Path) -> None:
-    """Put `staging` where `target` is, replacing an earlier export."""
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    retired = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
-    os.replace(target, retired)
-    os.replace(staging, target)
-    shutil.rmtree(retired)
+def swap_in(building: Path, folder: Path) -> None:
+    """Rename `building` to `folder`. A folder cannot be renamed over a non-empty one, so the
+    old one steps aside first (for the moment between two renames, there is none)."""
+    old = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.old")
+    if folder.exists():
+        folder.rename(old)
+    try:
+        building.rename(folder)
+    except OSError:
+        if old.exists():
+            old.rename(folder)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

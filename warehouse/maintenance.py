@@ -40,11 +40,8 @@ class Maintained:
 def maintain(warehouse: Warehouse, retention_days: float = DEFAULT_RETENTION_DAYS,
              orphan_grace: dt.timedelta = ORPHAN_GRACE,
              now: dt.datetime | None = None) -> Maintained:
-    """Merge small files, expire snapshots older than the retention, delete unneeded files.
-
-    Raises:
-        WarehouseError: DuckLake refused; the message is DuckDB's own.
-    """
+    """Merge small files, expire snapshots older than the retention, delete unneeded files
+    (WarehouseError, with DuckDB's message, when DuckLake refuses)."""
     now = now or utc_now()
     warehouse.migrate()
     before = lake_files(warehouse)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -33,27 +32,14 @@ ORDER BY item_id
 """
 
 
-@dataclass
-class KnownNews:
-    """The stored news a run needs.
-
-    Attributes:
-        rows: the stored rows of this run's items, and the `waiting` newest items of its
-            sources still waiting for an article page.
-        urls: (item_id, url, duplicate_of, first_seen_at) of every stored item sharing a url
-            with those, to link one story reached through several links to the one seen first.
-    """
-
-    rows: pa.Table
-    urls: pa.Table
-
-
 def known_news(warehouse: Warehouse, candidates: pa.Table, sources: list[str],
-               max_attempts: int, waiting: int) -> KnownNews:
-    """The stored rows of the `candidates` (item_id, url), up to `waiting` more awaiting an
-    article, and the items sharing a url with any of them — all from one snapshot."""
+               max_attempts: int, waiting: int) -> tuple[pa.Table, pa.Table]:
+    """From one snapshot: the stored rows of the `candidates` (item_id, url) and of up to
+    `waiting` newest items of `sources` awaiting an article; and (item_id, url, duplicate_of,
+    first_seen_at) of every item sharing a url with those, to link one story reached through
+    several links to the one seen first."""
     if candidates.num_rows == 0 and waiting <= 0:  # every source unchanged, no article wanted
-        return KnownNews(NEWS.empty(), NEWS.empty().select(URL_COLUMNS))
+        return NEWS.empty(), NEWS.empty().select(URL_COLUMNS)
     with warehouse.reader() as connection:
         mine = lookup_rows(connection, NEWS, "item_id", candidates["item_id"])
         parts = [mine]
@@ -71,7 +57,7 @@ def known_news(warehouse: Warehouse, candidates: pa.Table, sources: list[str],
         wanted = pa.concat_arrays([candidates["url"].combine_chunks(),
                                    rows["url"].combine_chunks()]).unique()
         urls = lookup_rows(connection, NEWS, "url", wanted, URL_COLUMNS)
-    return KnownNews(rows, urls)
+    return rows, urls
 
 
 def rows_with_bodies(warehouse: Warehouse, texts: list[str]) -> pa.Table:

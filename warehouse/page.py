@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from sco_etl.warehouse.api import COUNTRIES
 from sco_etl.warehouse.reports import BOARD
 
 HEADLINE_COUNT = 10
-
 
 # The Moscow day ends at midnight Moscow time: "on or before D" is by the headline's own clock.
 HEADLINES = """
@@ -40,14 +40,6 @@ SELECT item_id, title, url, link, source, author, summary, body, published_at,
 FROM news WHERE list_contains($ids::VARCHAR[], item_id)
 """
 
-COUNTRIES = """
-SELECT country, status, capital, timezone
-FROM sco_countries
-WHERE $day::DATE BETWEEN valid_from AND coalesce(valid_to, DATE '9999-12-31')
-ORDER BY list_position(['member', 'observer', 'dialogue_partner', 'partner'], status), country
-"""
-
-
 @dataclass
 class PageData:
     """The warehouse's rows behind one day's page."""
@@ -60,15 +52,13 @@ class PageData:
     countries: list[dict]
 
 
-def page_data(connection: duckdb.DuckDBPyConnection, day: dt.date,
-              headlines: int = HEADLINE_COUNT) -> PageData:
+def page_data(connection: duckdb.DuckDBPyConnection, day: dt.date) -> PageData:
     """Everything the page for `day` shows, from the snapshot `connection` reads."""
     def rows(sql: str, **parameters) -> pa.Table:
         return connection.execute(sql, parameters).to_arrow_table()
 
-    # The very query of `sco-etl board`, on this page's snapshot.
-    board = connection.execute(BOARD, {"day": day}).to_arrow_table()
-    listed = rows(HEADLINES, day=day, limit=headlines)
+    board = rows(BOARD, day=day)  # the very query of `sco-etl board`, on this snapshot
+    listed = rows(HEADLINES, day=day, limit=HEADLINE_COUNT)
     featured = rows(FEATURED, day=day).to_pylist()
     ids = listed["item_id"].to_pylist() + [f["item_id"] for f in featured]
     articles = rows(ARTICLES, ids=ids).to_pylist()

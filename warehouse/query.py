@@ -15,8 +15,6 @@ listed by no snapshot, so no reader sees it, and maintenance deletes it as an or
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
@@ -36,23 +34,9 @@ def connect_read_only(warehouse: Warehouse,
     return connect(warehouse.lake, read_only=True, snapshot_time=known_at, locked=True)
 
 
-@contextmanager
-def read_only(warehouse: Warehouse, known_at: str | None = None
-              ) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = connect_read_only(warehouse, known_at)
-    try:
-        yield connection
-    finally:
-        connection.close()
-
-
 def check_query(sql: str) -> None:
-    """Refuse anything but one query.
-
-    Raises:
-        ReadOnlyQueryError: the SQL is not a query (it would write, attach, set or copy).
-        WarehouseError: DuckDB cannot parse it; the message is DuckDB's own.
-    """
+    """Refuse anything but one query (ReadOnlyQueryError; WarehouseError, with DuckDB's own
+    message, for SQL it cannot parse)."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as e:
@@ -74,14 +58,9 @@ def check_query(sql: str) -> None:
 
 def run_query(warehouse: Warehouse, sql: str, parameters: list | None = None,
               known_at: str | None = None) -> pa.Table:
-    """Run one read-only query on the latest snapshot (or the one at `known_at`).
-
-    Raises:
-        ReadOnlyQueryError: the SQL is not a query.
-        WarehouseError: DuckDB could not run it; the message is DuckDB's own.
-    """
+    """Run one read-only query on the latest snapshot (or the one at `known_at`)."""
     check_query(sql)
-    with read_only(warehouse, known_at) as connection:
+    with connect_read_only(warehouse, known_at) as connection:
         try:
             return connection.sql(sql, params=parameters or None).to_arrow_table()
         except duckdb.Error as e:

@@ -1,12 +1,16 @@
-"""Read-only questions behind the operator reports: chart series, the day's board, freshness."""
+"""Read-only questions behind the operator reports: chart series, the day's board, freshness,
+what the warehouse holds (`sco-etl status`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pyarrow as pa
 
-from sco_etl.schemas import FEED_STATE, NEWS, RATES, UNPUBLISHED_DATES
+from sco_etl.schemas import FEED_STATE, LOADS, NEWS, RATES, UNPUBLISHED_DATES
+from sco_etl.warehouse.ddl import BASE_TABLES
+from sco_etl.warehouse.lake import LAKE_ALIAS
 from sco_etl.warehouse.query import run_query
 from sco_etl.warehouse.store import Warehouse, distinct_values
 
@@ -60,10 +64,8 @@ FROM "{NEWS.name}" GROUP BY source ORDER BY source
 
 def rate_series(warehouse: Warehouse, codes: list[str], start: dt.date,
                 end: dt.date | None = None) -> pa.Table:
-    """Rubles per one unit of each currency on every day from `start` to `end` (or the last).
-
-    Returns a table of `day`, `char_code`, `rub_per_unit` (a float: for drawing, not sums).
-    """
+    """`day`, `char_code`, `rub_per_unit` (a float: for drawing, not sums) of each currency
+    on every day from `start` to `end` (or the last)."""
     return run_query(warehouse, RATE_SERIES, [[c.upper() for c in codes], start, end])
 
 
@@ -83,11 +85,8 @@ def latest_rate_date(warehouse: Warehouse) -> dt.date | None:
 
 
 def stored_rates(warehouse: Warehouse) -> dict:
-    """What the rates freshness check needs, from one snapshot.
-
-    Returns `latest`, the newest effective date (None when empty); `published`, the dates a
-    daily-set currency has a rate for; `unpublished`, the dates CBR confirmed it set no rate on.
-    """
+    """What the rates freshness check needs (`tasks.freshness.StoredRates`), from one
+    snapshot."""
     with warehouse.reader() as connection:
         latest = connection.execute(f'SELECT max(rate_date) FROM "{RATES.name}"').fetchone()[0]
         published = frozenset(day for (day,) in connection.execute(PUBLISHED_DATES).fetchall())
@@ -108,3 +107,30 @@ def news_per_source(warehouse: Warehouse) -> list[dict]:
     (`link — cause`)."""
     with warehouse.reader() as connection:
         return connection.execute(NEWS_PER_SOURCE).to_arrow_table().to_pylist()
+
+
+@dataclass
+class WarehouseStatus:
+    """What the warehouse holds, for operators, from one snapshot."""
+
+    row_counts: dict[str, int]
+    rate_dates: list[dt.date]
+    unpublished_dates: set[dt.date]
+    recent_loads: list[dict]
+    snapshot_id: int
+    snapshot_time: dt.datetime | None
+
+
+def warehouse_status(warehouse: Warehouse, loads: int = 5) -> WarehouseStatus:
+    with warehouse.reader() as connection:
+        counts = {t.name: connection.execute(f'SELECT count(*) FROM "{t.name}"').fetchone()[0]
+                  for t in BASE_TABLES}
+        recent = connection.execute(
+            f'SELECT * FROM "{LOADS.name}" ORDER BY started_at DESC LIMIT ?', [loads]
+        ).to_arrow_table().to_pylist()
+        snapshot = connection.execute(
+            f"SELECT snapshot_id, snapshot_time FROM {LAKE_ALIAS}.snapshots() "
+            "ORDER BY snapshot_id DESC LIMIT 1").fetchone()
+        return WarehouseStatus(
+            counts, distinct_values(connection, RATES, "rate_date"),
+            set(distinct_values(connection, UNPUBLISHED_DATES, "rate_date")), recent, *snapshot)

@@ -2,14 +2,11 @@
 
 DuckLake tables take no indexes (`PRAGMA create_fts_index` on a lake table fails at commit:
 DuckLake has no type for the index's internal columns), so the index is derived data: a plain
-DuckDB file, `<data dir>/search.duckdb`, brought up to date with the lake's `news` after each
-news run. Only the items added, edited or removed since (told by their `updated_at`) are
-changed (`warehouse/fts.py`), in a copy of the file that is then renamed over the old one — a
-reader keeps the file it opened. Building it whole (no file yet, or most items changed) costs
-seconds for 10,000 items; a run that changed a few items, a copy of the file and a fraction of
-a second. It is never the only copy of anything: deleting it costs one build, and a search
-finds out from the lake whether the file is stale (a news run on another machine) and brings
-it up to date.
+DuckDB file, `<data dir>/search.duckdb`. After a news run only the items added, edited or
+removed since (told by their `updated_at`) are changed (`warehouse/fts.py`), in a copy of the
+file renamed over the old one — a reader keeps the file it opened. Deleting it costs one
+build; a search finds out from the lake whether the file is stale (a news run on another
+machine) and brings it up to date.
 
 One index per language, each with its own Snowball stemmer (English, Russian; `none` for an
 unknown language), because an fts index has one stemmer. A query is matched against each and
@@ -22,9 +19,7 @@ import datetime as dt
 import os
 import re
 import shutil
-import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -69,34 +64,13 @@ LIMIT $limit
 """
 
 
-@dataclass(frozen=True)
-class IndexInfo:
-    """What a build or an update of the index did.
-
-    Attributes:
-        documents: items in the index.
-        changed: items added, replaced or removed by an update; None for a whole build.
-    """
-
-    path: Path
-    documents: int
-    seconds: float
-    changed: int | None = None
-
-
 def index_path(warehouse: Warehouse) -> Path:
     return warehouse.root / INDEX_FILE
 
 
-def news_version(warehouse: Warehouse) -> str:
-    """Changes whenever an item is added, edited or removed."""
-    with warehouse.reader() as connection:
-        return connection.execute(NEWS_VERSION).fetchone()[0]
-
-
-def rebuild_index(warehouse: Warehouse) -> IndexInfo:
-    """Build the search file whole from the latest snapshot's news, then swap it in."""
-    started = time.monotonic()
+def rebuild_index(warehouse: Warehouse) -> int:
+    """Build the search file whole from the latest snapshot's news, then swap it in; return
+    the items indexed."""
     with warehouse.reader() as lake:
         version = lake.execute(NEWS_VERSION).fetchone()[0]
         documents = lake.execute(NEWS_DOCUMENTS).to_arrow_table()
@@ -114,18 +88,16 @@ def rebuild_index(warehouse: Warehouse) -> IndexInfo:
                              "english" if stemming == "en" else "none", IGNORE)
 
     _swap_in(warehouse, fill, copy=False)
-    seconds = time.monotonic() - started
-    return IndexInfo(index_path(warehouse), documents.num_rows, seconds)
+    return documents.num_rows
 
 
-def refresh_index(warehouse: Warehouse) -> IndexInfo:
+def refresh_index(warehouse: Warehouse) -> tuple[int, int | None]:
     """Bring the search file in line with the latest snapshot's news, changing only the items
     added, edited or removed since it was built (building it whole when there is no usable
-    file, or when most items changed)."""
-    started = time.monotonic()
+    file, or when most items changed); return the items indexed and changed (None: all)."""
     stored = _stored_meta(index_path(warehouse))
     if stored is None:
-        return rebuild_index(warehouse)
+        return rebuild_index(warehouse), None
     with warehouse.reader() as lake:
         version = lake.execute(NEWS_VERSION).fetchone()[0]
         keys = lake.execute(NEWS_KEYS).to_arrow_table()
@@ -136,7 +108,7 @@ def refresh_index(warehouse: Warehouse) -> IndexInfo:
             wanted = index.execute("SELECT item_id FROM lake_keys "
                                    "ANTI JOIN docs USING (item_id, updated_at)").to_arrow_table()
         if gone.num_rows + wanted.num_rows > MOST * max(keys.num_rows, 1):
-            return rebuild_index(warehouse)
+            return rebuild_index(warehouse), None
         lake.register("wanted", wanted)
         fresh = lake.execute(f"SELECT * FROM ({NEWS_DOCUMENTS}) "
                              "SEMI JOIN wanted USING (item_id)").to_arrow_table()
@@ -162,9 +134,8 @@ def refresh_index(warehouse: Warehouse) -> IndexInfo:
 
     if gone.num_rows or fresh.num_rows or stored != version:
         _swap_in(warehouse, update, copy=True)
-    seconds = time.monotonic() - started
-    return IndexInfo(index_path(warehouse), keys.num_rows, seconds,
-                     len(set(gone["item_id"].to_pylist()) | set(fresh["item_id"].to_pylist())))
+    changed = set(gone["item_id"].to_pylist()) | set(fresh["item_id"].to_pylist())
+    return keys.num_rows, len(changed)
 
 
 def _swap_in(warehouse: Warehouse, work, copy: bool) -> None:
@@ -192,7 +163,9 @@ def _swap_in(warehouse: Warehouse, work, copy: bool) -> None:
 def ensure_index(warehouse: Warehouse) -> Path:
     """The search file, brought up to date first if it is missing or older than the news."""
     path = index_path(warehouse)
-    if not path.exists() or _stored_meta(path) != news_version(warehouse):
+    with warehouse.reader() as connection:
+        version = connection.execute(NEWS_VERSION).fetchone()[0]
+    if not path.exists() or _stored_meta(path) != version:
         refresh_index(warehouse)
     return path
 
@@ -214,12 +187,8 @@ def _stored_meta(path: Path) -> str | None:
 
 def search(warehouse: Warehouse, query: str, since: dt.date | None = None,
            source: str | None = None, limit: int = 10) -> pa.Table:
-    """Items matching `query`, best first: item_id, published_at, source, title, summary,
-    body, url (canonical), link (as published), score.
-
-    Raises:
-        NoDataError: the warehouse holds no news.
-    """
+    """Items matching `query`, best first (NoDataError without news): item_id, published_at,
+    source, title, summary, body, url (canonical), link (as published), score."""
     path = ensure_index(warehouse)
     install_extensions()
     connection = duckdb.connect(str(path), read_only=True)

@@ -123,20 +123,19 @@ def changes(
     """What each table gained or changed since a moment (DuckLake's change feed)."""
     from sco_etl.flows.cli import inputs, render
     from sco_etl.flows.config import resolve_warehouse
-    from sco_etl.warehouse import history
+    from sco_etl.warehouse import api
 
     moment = inputs.moment(since, "--since")
     name = inputs.table_name(table)
-    warehouse = resolve_warehouse()
+    snapshot = api.open(resolve_warehouse())
     if name:
-        render.print_rows(console, history.table_changes(warehouse, name, moment), format,
-                          title=f"{name}: changes since {moment}")
+        render.print_rows(console, snapshot.table_changes(name, moment).to_arrow_table(),
+                          format, title=f"{name}: changes since {moment}")
         return
-    snapshots = history.snapshots(warehouse, moment).select(
-        ["snapshot_id", "snapshot_time", "commit_message"])
-    render.print_sections(console, [(f"rows changed since {moment}",
-                                     history.changes(warehouse, moment)),
-                                    ("snapshots", snapshots)], format)
+    snapshots = snapshot.snapshots(moment).select("snapshot_id, snapshot_time, commit_message")
+    render.print_sections(console, [
+        (f"rows changed since {moment}", snapshot.changes(moment).to_arrow_table()),
+        ("snapshots", snapshots.to_arrow_table())], format)
 
 
 @app.command()
@@ -236,9 +235,9 @@ def plot(
 ) -> None:
     """Draw CBR rates as a PNG: indexed to 100 on the first day (default), or --per-unit."""
     from sco_etl.flows.cli import inputs
-    from sco_etl.flows.cli.plot import default_start, member_currency_codes, plot_rates
     from sco_etl.flows.config import resolve_warehouse
     from sco_etl.schemas.clock import moscow_today
+    from sco_etl.tasks.plot import default_start, member_currency_codes, plot_rates
 
     first, last = inputs.period(start, end)
     warehouse = resolve_warehouse()

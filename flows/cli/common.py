@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -102,7 +101,7 @@ def report_failure(error: BaseException) -> int:
     the command runs flows.
     """
     from sco_etl.flows.cli import run_log
-    from sco_etl.flows.cli.errors import explain, only_reads
+    from sco_etl.flows.cli.errors import READ_ONLY, explain
     from sco_etl.schemas.errors import InputError, NoWarehouseError, ScoEtlError
 
     if isinstance(error, InputError):
@@ -112,10 +111,10 @@ def report_failure(error: BaseException) -> int:
         _say_error(escape(str(error)))
         return EXIT_FAILED
     log_file = None
-    foreseen = isinstance(error, ScoEtlError) and only_reads(RUN.command)
+    foreseen = isinstance(error, ScoEtlError) and RUN.command in READ_ONLY
     if RUN.log is not None and not foreseen:
         log_file = run_log.record(error, RUN.log)  # on the terminal too with --verbose
-    lines = explain(error, RUN.command, log_file, _cbr_url(), RUN.verbose)
+    lines = explain(error, RUN.command, log_file, RUN.verbose)
     _say_error("[bold red]error:[/] " + escape(lines[0]))
     for line in lines[1:]:
         _say_error(escape(line))
@@ -125,12 +124,6 @@ def report_failure(error: BaseException) -> int:
 def _say_error(text: str) -> None:
     # soft_wrap: the terminal wraps long URLs; rich would cut the paragraph into more lines.
     errors.print(text, soft_wrap=True, highlight=False)
-
-
-def _cbr_url() -> str:
-    from sco_etl.tasks.cbr import settings as cbr_settings
-
-    return os.environ.get("SCO_ETL_CBR_URL") or cbr_settings.CBR_URL
 
 
 def _command_path(name: str) -> str:

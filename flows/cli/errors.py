@@ -6,6 +6,7 @@ same way: a few lines, no traceback (that is in the run's log file, or on the te
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sco_etl.schemas.errors import (
@@ -20,18 +21,18 @@ from sco_etl.schemas.errors import (
     WarehouseBusyError,
     WarehouseError,
 )
+from sco_etl.tasks.cbr.settings import CBR_URL
 
 INGESTING = {"rates", "news"}
 READ_ONLY = {"board", "query", "page", "status", "changes", "export", "catalog", "news search",
              "plot"}
 """Commands that only read the warehouse: their foreseen failures need no log file."""
-NETWORK_CAUSES = ("DNS", "connection", "timed out")
 
 
 def explain(error: BaseException, command: str, log_file: Path | None,
-            cbr_url: str | None = None, verbose: bool = False) -> list[str]:
+            verbose: bool = False) -> list[str]:
     """The lines to print for `error` raised by `sco-etl <command>`."""
-    lines = [f"sco-etl {command} failed: {_what_failed(error, command, cbr_url)}"]
+    lines = [f"sco-etl {command} failed: {_what_failed(error, command)}"]
     kept = _what_was_kept(error, command)
     if kept:
         lines.append(kept)
@@ -44,17 +45,13 @@ def explain(error: BaseException, command: str, log_file: Path | None,
     return lines
 
 
-def only_reads(command: str) -> bool:
-    """Whether `sco-etl <command>` only reads the warehouse."""
-    return command in READ_ONLY
-
-
-def _what_failed(error: BaseException, command: str, cbr_url: str | None) -> str:
+def _what_failed(error: BaseException, command: str) -> str:
     if isinstance(error, SourceError) and error.url and error.cause:
         return f"{error.url} — {error.cause}."
     if isinstance(error, SourceFormatError) and command == "rates":
         # The parsers are pure and know no URL; the service they read is the configured one.
-        return f"the answer of {cbr_url or 'CBR'} is not a CBR document: {error}"
+        url = os.environ.get("SCO_ETL_CBR_URL") or CBR_URL
+        return f"the answer of {url} is not a CBR document: {error}"
     if isinstance(error, ScoEtlError | ValueError):  # ValueError: an option's value
         return str(error).removeprefix("query failed: ")
     return f"unexpected {type(error).__name__}: {error}"
@@ -79,8 +76,7 @@ def _what_was_kept(error: BaseException, command: str) -> str:
 def _what_to_do(error: BaseException, command: str) -> str:
     setting = "SCO_ETL_CBR_URL" if command == "rates" else "--feed or SCO_ETL_NEWS_FEEDS"
     if isinstance(error, TransientSourceError):
-        cause = error.cause or ""
-        if cause.startswith(NETWORK_CAUSES):
+        if (error.cause or "").startswith(("DNS", "connection", "timed out")):
             return f"Check the network (or set {setting} to a reachable service), then retry."
         return "The service is failing for now; retry later."
     if isinstance(error, SourceRejectedError):

@@ -20,24 +20,17 @@ from sco_etl.schemas.reference import default_sco_currency_codes
 if TYPE_CHECKING:
     from sco_etl.warehouse import Warehouse
 
-DATE_FORMAT = "YYYY-MM-DD"
-MOMENT_EXAMPLE = "2025-04-01T18:00+03:00"
 
-
-def day(value: str | None, option: str, today: dt.date | None = None) -> dt.date | None:
-    """A `YYYY-MM-DD` date from 1 July 1992 to tomorrow (Moscow), or None when not given.
-
-    Raises:
-        InputError: not such a date, or outside those bounds.
-    """
+def day(value: str | None, option: str) -> dt.date | None:
+    """A `YYYY-MM-DD` date from 1 July 1992 to tomorrow (Moscow), or None when not given."""
     if value is None:
         return None
-    last = moscow_tomorrow() if today is None else today + dt.timedelta(days=1)
+    last = moscow_tomorrow()
     valid = f"from {FIRST_RATE_DATE} to {last} (tomorrow, Moscow)"
     try:
         parsed = dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise InputError(f"{option} {value!r} is not a date: give {DATE_FORMAT}, {valid}"
+        raise InputError(f"{option} {value!r} is not a date: give YYYY-MM-DD, {valid}"
                          ) from None
     if parsed < FIRST_RATE_DATE:
         raise InputError(f"{option} {parsed} is before CBR's first rates: give a date {valid}")
@@ -47,14 +40,9 @@ def day(value: str | None, option: str, today: dt.date | None = None) -> dt.date
     return parsed
 
 
-def period(start: str | None, end: str | None,
-           today: dt.date | None = None) -> tuple[dt.date | None, dt.date | None]:
-    """`--start` and `--end`, each a `day`, the start not after the end.
-
-    Raises:
-        InputError: a date is not valid, or the start is after the end.
-    """
-    first, last = day(start, "--start", today), day(end, "--end", today)
+def period(start: str | None, end: str | None) -> tuple[dt.date | None, dt.date | None]:
+    """`--start` and `--end`, each a `day`, the start not after the end."""
+    first, last = day(start, "--start"), day(end, "--end")
     if first and last and first > last:
         raise InputError(f"--start {first} is after --end {last}: give a start on or before "
                          "the end")
@@ -62,18 +50,14 @@ def period(start: str | None, end: str | None,
 
 
 def moment(value: str | None, option: str) -> dt.datetime | None:
-    """An ISO time, zone-aware (without a zone: UTC), or None when not given.
-
-    Raises:
-        InputError: not an ISO time.
-    """
+    """An ISO time, zone-aware (without a zone: UTC), or None when not given."""
     if value is None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value.strip())
     except ValueError:
         raise InputError(f"{option} {value!r} is not a time: give an ISO time like "
-                         f"{MOMENT_EXAMPLE} (without a zone: UTC)") from None
+                         "2025-04-01T18:00+03:00 (without a zone: UTC)") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.astimezone(dt.UTC)
@@ -81,13 +65,9 @@ def moment(value: str | None, option: str) -> dt.datetime | None:
 
 def known_at(value: str | None, warehouse: Warehouse) -> str | None:
     """`--known-at`: a moment from the warehouse's first snapshot to now, as DuckLake's
-    SNAPSHOT_TIME wants it (ISO, UTC); None when not given.
-
-    Raises:
-        InputError: not an ISO time, or outside that span.
-        NoWarehouseError: there is no warehouse to travel in.
-    """
-    from sco_etl.warehouse.history import first_snapshot_time
+    SNAPSHOT_TIME wants it (ISO, UTC); None when not given. Without a warehouse to travel
+    in: NoWarehouseError."""
+    from sco_etl.warehouse.api import first_snapshot_time
 
     parsed = moment(value, "--known-at")
     if parsed is None:
@@ -105,11 +85,7 @@ def known_at(value: str | None, warehouse: Warehouse) -> str | None:
 
 def currency_codes(value: str | None, warehouse: Warehouse | None) -> list[str] | None:
     """`--currencies CNY,KZT`: codes of the shipped SCO set or, when a warehouse exists, of
-    the CBR directory it stores; upper-cased, in the order given. None when not given.
-
-    Raises:
-        InputError: no code, a malformed one, or one neither set knows.
-    """
+    the CBR directory it stores; upper-cased, in the order given. None when not given."""
     if value is None:
         return None
     codes = list(dict.fromkeys(code.strip().upper() for code in value.split(",")
@@ -125,7 +101,7 @@ def currency_codes(value: str | None, warehouse: Warehouse | None) -> list[str] 
     unknown = [code for code in codes if code not in sco]
     directory: list[str] = []
     if unknown and warehouse is not None:
-        directory = stored_directory_codes(warehouse)
+        directory = _directory_codes(warehouse)
         unknown = [code for code in unknown if code not in directory]
     if unknown:
         where = (" or a code of the stored CBR directory (`sco-etl query \"SELECT char_code, "
@@ -136,8 +112,7 @@ def currency_codes(value: str | None, warehouse: Warehouse | None) -> list[str] 
     return codes
 
 
-def stored_directory_codes(warehouse: Warehouse) -> list[str]:
-    """The ISO codes of the CBR directory in the warehouse; none when there is none yet."""
+def _directory_codes(warehouse: Warehouse) -> list[str]:
     from sco_etl.schemas import CURRENCIES
 
     try:
@@ -147,11 +122,7 @@ def stored_directory_codes(warehouse: Warehouse) -> list[str]:
 
 
 def search_words(query: str) -> str:
-    """The words of `news search`, which must hold at least one letter or digit.
-
-    Raises:
-        InputError: nothing to search for.
-    """
+    """The words of `news search`, which must hold at least one letter or digit."""
     if not any(character.isalnum() for character in query):
         raise InputError(f"news search {query!r} holds no word to look for: give one or more "
                          "words, e.g. sco-etl news search \"Kazakhstan\"")
@@ -159,11 +130,7 @@ def search_words(query: str) -> str:
 
 
 def feed_urls(values: list[str] | None) -> list[str] | None:
-    """`--feed`: http(s) URLs of feeds or listing pages.
-
-    Raises:
-        InputError: one is not an http(s) URL.
-    """
+    """`--feed`: http(s) URLs of feeds or listing pages."""
     for url in values or []:
         if not url.strip().lower().startswith(("http://", "https://")):
             raise InputError(f"--feed {url!r} is not an http(s) URL: give the address of a "
@@ -172,11 +139,7 @@ def feed_urls(values: list[str] | None) -> list[str] | None:
 
 
 def table_name(value: str | None) -> str | None:
-    """`changes --table`: one of the warehouse's tables.
-
-    Raises:
-        InputError: no such table.
-    """
+    """`changes --table`: one of the warehouse's tables."""
     from sco_etl.warehouse.ddl import BASE_TABLES
 
     names = [table.name for table in BASE_TABLES]

@@ -110,28 +110,25 @@ def search(
     day = inputs.day(since, "--since")
     warehouse = resolve_warehouse()
     warehouse.require()  # the search index is made from the warehouse, never without one
-    hits = search_news(warehouse, words, day, source, limit)
+    hits = [{"published_msk": f"{hit['published_at'].astimezone(MOSCOW):%d.%m.%Y %H:%M}",
+             "source": hit["source"], "title": hit["title"], "link": hit["link"],
+             "score": hit["score"],
+             "snippet": snippet(words, hit["body"], hit["summary"], hit["title"])}
+            for hit in search_news(warehouse, words, day, source, limit).to_pylist()]
     if format != Format.table:
         import pyarrow as pa
 
-        rows = [{"published_msk": f"{hit['published_at'].astimezone(MOSCOW):%d.%m.%Y %H:%M}",
-                 "source": hit["source"], "title": hit["title"], "link": hit["link"],
-                 "score": round(hit["score"], 4),
-                 "snippet": snippet(words, hit["body"], hit["summary"], hit["title"])}
-                for hit in hits.to_pylist()]
+        rows = [{**hit, "score": round(hit["score"], 4)} for hit in hits]
         render.print_rows(console, pa.Table.from_pylist(rows, schema=pa.schema([
             ("published_msk", pa.string()), ("source", pa.string()), ("title", pa.string()),
             ("link", pa.string()), ("score", pa.float64()), ("snippet", pa.string())])), format)
         return
-    if hits.num_rows == 0:
+    if not hits:
         console.print(f"no news matches {query!r}")
-        return
-    for hit in hits.to_pylist():
-        published = hit["published_at"].astimezone(MOSCOW)
+    for hit in hits:
         # Feed text is printed as text: rich would read [brackets] in it as markup.
-        console.print(f"[bold]{published:%d.%m.%Y %H:%M}[/]  {escape(hit['source'])}  "
+        console.print(f"[bold]{hit['published_msk']}[/]  {escape(hit['source'])}  "
                       f"[dim]score {hit['score']:.2f}[/]")
         console.print(f"  [bold]{escape(hit['title'])}[/]")
-        console.print("  " + escape(snippet(query, hit["body"], hit["summary"], hit["title"])),
-                      soft_wrap=True)
+        console.print("  " + escape(hit["snippet"]), soft_wrap=True)
         console.print(f"  {escape(hit['link'])}", style="blue")

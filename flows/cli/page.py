@@ -29,7 +29,7 @@ def page(
     from sco_etl.flows.cli import inputs
     from sco_etl.flows.config import resolve_warehouse
     from sco_etl.schemas.clock import moscow_today
-    from sco_etl.tasks.page.build import build_day
+    from sco_etl.tasks.page.render import build_day
 
     day = inputs.day(date, "--date") or moscow_today()
     warehouse = resolve_warehouse()

@@ -28,18 +28,14 @@ log = logging.getLogger("sco_etl.cli")
 
 
 class RunLog(logging.FileHandler):
-    """The run's log file, `<folder>/<command>-<UTC time>.log`, opened by the first record.
+    """The run's log file, `<folder>/<command>-<UTC time>.log`, opened by the first record;
+    opening it creates the folder (the system's temporary folder when that fails) and deletes
+    the command's logs beyond the newest `LOGS_KEPT`."""
 
-    Opening it creates the folder (the system's temporary folder when that fails) and deletes
-    the command's logs beyond the newest `kept`.
-    """
-
-    def __init__(self, folder: Path, command: str, kept: int = LOGS_KEPT) -> None:
+    def __init__(self, folder: Path, command: str) -> None:
         self.folder = folder
         self.command = command
-        self.kept = kept
         self.path: Path | None = None
-        """The file, once opened."""
         super().__init__(folder / f"{command}.log", encoding="utf-8", delay=True)
 
     def _open(self):
@@ -50,7 +46,10 @@ class RunLog(logging.FileHandler):
             stream = self._open_in(self.folder / name)
         except OSError:  # a data directory we cannot write still deserves a log somewhere
             stream = self._open_in(temporary_folder() / name)
-        prune(self.path.parent, self.command, self.kept)
+        logs = sorted((p for p in self.path.parent.glob(f"{self.command}-*.log")
+                       if p.name.rsplit("-", 1)[0] == self.command), reverse=True)
+        for old in logs[LOGS_KEPT:]:
+            old.unlink(missing_ok=True)
         return stream
 
     def _open_in(self, path: Path):
@@ -59,15 +58,6 @@ class RunLog(logging.FileHandler):
         stream = super()._open()
         self.path = path
         return stream
-
-
-def prune(folder: Path, command: str, kept: int = LOGS_KEPT) -> list[Path]:
-    """Delete `command`'s logs in `folder` beyond the newest `kept`; return those deleted."""
-    logs = sorted((p for p in folder.glob(f"{command}-*.log")
-                   if p.name.rsplit("-", 1)[0] == command), key=lambda p: p.name, reverse=True)
-    for old in logs[kept:]:
-        old.unlink(missing_ok=True)
-    return logs[kept:]
 
 
 def temporary_folder() -> Path:

@@ -22,17 +22,19 @@ from sco_etl.tasks import freshness
 from sco_etl.tasks.cbr.calendar import missing_publication_dates
 from sco_etl.warehouse import Warehouse, reports
 from sco_etl.warehouse.lake import redacted
-from sco_etl.warehouse.status import warehouse_status
 
 SHOWN_GAPS = 10
 LOAD_COLUMNS = ("started_at", "flow", "status", "rows_written", "rows_rejected", "message")
 
 
 def print_status(console: Console, config: Config, format: Format = Format.table) -> None:
-    status = warehouse_status(config.warehouse())
-    gaps = (missing_publication_dates(status.rate_dates, status.first_rate_date,
-                                      status.latest_rate_date, status.unpublished_dates)
-            if status.latest_rate_date else [])
+    warehouse = config.warehouse()
+    status = reports.warehouse_status(warehouse)
+    checks, sources = freshness_checks(warehouse), news_table(warehouse)
+    dates = status.rate_dates
+    first, latest = (dates[0], dates[-1]) if dates else (None, None)
+    gaps = (missing_publication_dates(set(dates), first, latest, status.unpublished_dates)
+            if dates else [])
     loads = pa.Table.from_pylist([{k: row[k] for k in LOAD_COLUMNS}
                                   for row in status.recent_loads])
     counts = pa.table({"table": list(status.row_counts),
@@ -44,13 +46,12 @@ def print_status(console: Console, config: Config, format: Format = Format.table
             "snapshot": {"id": status.snapshot_id,
                          "time": render.json_value(status.snapshot_time)},
             "prefect_server": prefect_server(config),
-            "freshness": freshness_checks(config.warehouse()),
-            "rates": {"first": render.json_value(status.first_rate_date),
-                      "latest": render.json_value(status.latest_rate_date),
+            "freshness": checks,
+            "rates": {"first": render.json_value(first), "latest": render.json_value(latest),
                       "rows": status.row_counts.get("rates", 0),
                       "gaps": [d.isoformat() for d in gaps]},
             "rows_per_table": status.row_counts,
-            "news_sources": json.loads(render.as_json(news_table(config.warehouse()))),
+            "news_sources": json.loads(render.as_json(sources)),
             "last_loads": json.loads(render.as_json(loads)),
         }
         console.file.write(json.dumps(document, ensure_ascii=False, indent=1) + "\n")
@@ -60,17 +61,23 @@ def print_status(console: Console, config: Config, format: Format = Format.table
                   f" (snapshot {status.snapshot_id} of {status.snapshot_time:%Y-%m-%d %H:%M:%S %Z};"
                   " `sco-etl catalog` prints how to attach it)", soft_wrap=True)
     console.print(f"[bold]prefect server[/] {prefect_server(config)}", soft_wrap=True)
-    print_freshness(console, config.warehouse())
-    if status.latest_rate_date is None:
+    for check in checks:
+        colour = "red" if check["late"] else "green"
+        console.print(f"freshness [{colour}]{check['subject']}[/]: {check['stored']} — "
+                      f"{check['status']}")
+    if latest is None:
         console.print("rates: none yet — run `sco-etl rates` (or `--start 1992-07-01`)")
     else:
-        console.print(f"rates: {status.first_rate_date} .. {status.latest_rate_date}, "
+        console.print(f"rates: {first} .. {latest}, "
                       f"{status.row_counts['rates']} rows, {len(gaps)} gaps")
         if gaps:
             console.print("  missing: " + ", ".join(str(d) for d in gaps[:SHOWN_GAPS])
                           + (" …" if len(gaps) > SHOWN_GAPS else ""))
     render.print_rows(console, counts, title="rows per table")
-    print_news(console, config.warehouse())
+    if sources.num_rows:
+        render.print_rows(console, sources, title="news sources")
+    else:
+        console.print("news: none yet — run `sco-etl news` (or `--feed URL`)")
     if status.recent_loads:
         shown = loads.set_column(0, "started (MSK)", pa.array(
             [f"{row['started_at'].astimezone(MOSCOW):%d.%m.%Y %H:%M}"
@@ -98,20 +105,10 @@ def prefect_server(config: Config) -> str:
 
 def freshness_checks(warehouse: Warehouse) -> list[dict]:
     """Rates against the CBR calendar, each news source against its cadence."""
-    activity = [freshness.SourceActivity(**row) for row in reports.news_activity(warehouse)]
-    report = freshness.assess(freshness.StoredRates(**reports.stored_rates(warehouse)),
-                              activity, utc_now())
+    report = freshness.assess(*freshness.observe(warehouse), utc_now())
     return [{"subject": check.subject, "stored": check.stored(),
              "status": check.status(report.now), "late": check.is_late}
             for check in report.checks]
-
-
-def print_freshness(console: Console, warehouse: Warehouse) -> None:
-    """Rates against the CBR calendar, each news source against its cadence: fresh or late."""
-    for check in freshness_checks(warehouse):
-        colour = "red" if check["late"] else "green"
-        console.print(f"freshness [{colour}]{check['subject']}[/]: {check['stored']} — "
-                      f"{check['status']}")
 
 
 NEWS_SOURCES = pa.schema([
@@ -140,15 +137,6 @@ def news_table(warehouse: Warehouse) -> pa.Table:
             "since (MSK)": _moscow_minute(since), "message": message,
         })
     return pa.Table.from_pylist(rows, schema=NEWS_SOURCES)
-
-
-def print_news(console: Console, warehouse: Warehouse) -> None:
-    """The news sources' table, or how to get one."""
-    sources = news_table(warehouse)
-    if not sources.num_rows:
-        console.print("news: none yet — run `sco-etl news` (or `--feed URL`)")
-        return
-    render.print_rows(console, sources, title="news sources")
 
 
 def _moscow_minute(moment: dt.datetime | None) -> str:

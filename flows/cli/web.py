@@ -8,13 +8,11 @@ import typer
 
 from sco_etl.flows.cli.common import console, errors
 
-LOOPBACK = "127.0.0.1"
-
 
 def web(
     host: Annotated[str, typer.Option(
         help="address to listen on: loopback by default; 0.0.0.0 serves every interface")
-    ] = LOOPBACK,
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
 ) -> None:
     """Serve the warehouse: the API under /api/v1/ (JSON, CSV, NDJSON) and the site, until

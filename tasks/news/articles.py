@@ -1,7 +1,7 @@
 """Pure parser of article pages: title, date, author and body text.
 
-`extract_article` takes bytes and gives an `Article`: by a site layout when the page has one
-(InfoSHOS keeps the article in `td.text` of an old table layout), by trafilatura otherwise.
+`extract_article` takes bytes and gives an `Article`: by InfoSHOS's layout when the page has
+it, by trafilatura otherwise.
 """
 
 from __future__ import annotations
@@ -16,30 +16,10 @@ from bs4 import BeautifulSoup, Tag
 from sco_etl.schemas.errors import SourceFormatError
 from sco_etl.tasks.news.fields import header_charset, parse_published, plain_text
 
-
-@dataclass(frozen=True)
-class SiteLayout:
-    """Where a site keeps its article, as CSS selectors.
-
-    Attributes:
-        container: the element holding the article; the layout applies when it is found.
-        drop: blocks inside the container that are not the article (tools, comments).
-    """
-
-    name: str
-    container: str
-    title: str
-    date: str
-    author: str
-    drop: tuple[str, ...]
-
-
-SITE_LAYOUTS = (
-    SiteLayout(
-        name="infoshos", container="td.text", title="h1", date=".date", author=".author",
-        drop=("ul.article-tools", "div.comments", "script", "style", "form"),
-    ),
-)
+INFOSHOS_ARTICLE = "td.text"
+"""InfoSHOS keeps its article in `td.text` of an old table layout, with these blocks in it that
+are not the article:"""
+INFOSHOS_EXTRAS = "ul.article-tools, div.comments, script, style, form"
 
 
 @dataclass
@@ -54,36 +34,27 @@ class Article:
 
 
 def extract_article(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> Article:
-    """Title, date, author and body text of an article page.
-
-    Raises:
-        SourceFormatError: no article text on the page.
-    """
+    """Title, date, author and body text of an article page; SourceFormatError without text."""
     soup = BeautifulSoup(body, "lxml", from_encoding=header_charset(headers or {}))
-    for layout in SITE_LAYOUTS:
-        container = soup.select_one(layout.container)
-        if container is not None:
-            article = _by_layout(container, layout)
-            if article.body:
-                return article
+    container = soup.select_one(INFOSHOS_ARTICLE)
+    if container is not None:
+        article = _infoshos(container)
+        if article.body:
+            return article
     return _by_trafilatura(body, url)
 
 
-def _by_layout(container: Tag, layout: SiteLayout) -> Article:
-    for selector in layout.drop:
-        for block in container.select(selector):
-            block.decompose()
-    title = container.select_one(layout.title)
-    date = container.select_one(layout.date)
-    author = container.select_one(layout.author)
+def _infoshos(container: Tag) -> Article:
+    for block in container.select(INFOSHOS_EXTRAS):
+        block.decompose()
+    title, date, author = (container.select_one(s) for s in ("h1", ".date", ".author"))
     paragraphs = [_text(p) for p in container.find_all("p")]
-    body = "\n\n".join(p for p in paragraphs if p) or None
     return Article(
         title=_text(title) if title else None,
         published_at=parse_published(_text(date)) if date else None,
         author=_text(author) if author else None,
-        body=body,
-        extractor=layout.name,
+        body="\n\n".join(p for p in paragraphs if p) or None,
+        extractor="infoshos",
     )
 
 

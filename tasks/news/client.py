@@ -95,11 +95,7 @@ def fetch_sources(policy: HttpPolicy, sources: list[str], states: pa.Table, work
 @task(name="fetch-articles", cache_policy=NO_CACHE)
 def fetch_articles(policy: HttpPolicy, links: list[str], share: int, run: Run) -> pa.Table:
     """Fetch and read each page in turn (`ARTICLE_PAGES` rows), paced as one of `share`
-    fetches running at once so that together they keep the policy's rate.
-
-    Fewer attempts than for a source: a page that fails leaves an error instead of a body,
-    and the item is tried again next run.
-    """
+    fetches running at once so that together they keep the policy's rate."""
     client = HttpClient(replace(policy, attempts=ARTICLE_ATTEMPTS, budget=ARTICLES_TIMEOUT,
                                 min_interval=policy.min_interval * max(1, share)), run=run)
     rows = [_fetch_article(client, link, run) for link in links]
@@ -141,12 +137,10 @@ def next_state(
     headers: Mapping[str, str] | None = None, replace_validators: bool = False,
     document_hash: str | None = None,
 ) -> dict:
-    """The source's state after this fetch.
-
-    A clean 200 replaces both validators with the response's, verbatim (a changed ETag with the
-    same Last-Modified must still replace the ETag). A 304 refreshes those it carries. A failed
-    or degraded fetch keeps the old ones, so the next run asks for the full document again.
-    """
+    """The source's state after this fetch. A clean 200 replaces both validators with the
+    response's, verbatim (a changed ETag with the same Last-Modified must still replace the
+    ETag); a 304 refreshes those it carries; a failed or degraded fetch keeps the old ones, so
+    the next run asks for the full document again."""
     row = dict(previous) if previous else {
         "source": source, "kind": None, "etag": None, "last_modified": None,
         "body_hash": None, "status": status, "message": None, "status_since": now,

@@ -38,21 +38,11 @@ TOP_LEVEL = {"body", "html", "[document]"}
 
 @dataclass
 class FeedItem:
-    """One item as the document states it, before normalisation.
-
-    Attributes:
-        title: title text or HTML as given (entities possibly still escaped).
-        link: the link as written, possibly relative.
-        guid: RSS guid / Atom id, verbatim; None when absent or empty.
-        published: the raw date string.
-        published_fallback: feedparser's own UTC reading of it, for shapes we do not parse.
-        summary_html: summary (or Atom content when there is no summary) as HTML.
-        content_html: the item's full text as the feed carries it (Atom `content`, RSS
-            `content:encoded`), as HTML; None when it carries none.
-        author: author name or address.
-        language: the item's or the document's language tag.
-        complete: False for an item cut off by a truncated document.
-    """
+    """One item as the document states it, before normalisation: title text or HTML as given,
+    the link as written (possibly relative), the guid verbatim, the raw date and feedparser's
+    own UTC reading of it (for shapes we do not parse), the summary (or Atom content without
+    one) and the full text the feed carries (Atom `content`, RSS `content:encoded`) as HTML;
+    `complete` is False for an item cut off by a truncated document."""
 
     title: str | None
     link: str | None
@@ -68,18 +58,12 @@ class FeedItem:
 
 @dataclass
 class ParsedDocument:
-    """What one fetched document holds.
+    """What one fetched document (rss, atom or listing) holds, items in document order.
 
-    Attributes:
-        kind: rss, atom or listing.
-        base_url: what relative item links resolve against: the feed's site link (as
-            Miniflux does; query-relative links like `?idn=1` only make sense there), or the
-            document URL.
-        items: in document order.
-        warnings: what was wrong with a document that still gave items.
-        degraded: not well-formed or truncated: its validators are not kept, so the next
-            run fetches it again.
-        language: the document's own language (the items' unless they say otherwise).
+    `base_url` is what relative item links resolve against: the feed's site link (as Miniflux
+    does; query-relative links like `?idn=1` only make sense there), or the document URL. A
+    `degraded` document (not well-formed or truncated) keeps no validators, so the next run
+    fetches it again; `warnings` say what was wrong with a document that still gave items.
     """
 
     kind: str
@@ -91,11 +75,7 @@ class ParsedDocument:
 
 
 def parse_document(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedDocument:
-    """A feed or a listing page, whichever the bytes are.
-
-    Raises:
-        SourceFormatError: an empty body, neither kind, or nothing readable in it.
-    """
+    """A feed or a listing page, whichever the bytes are (SourceFormatError: neither)."""
     if not body.strip():
         raise SourceFormatError(f"{url}: empty response body; the server sent nothing",
                                 url=url, cause="empty response")
@@ -105,11 +85,7 @@ def parse_document(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedD
 
 
 def detect_kind(body: bytes, url: str, content_type: str | None = None) -> str:
-    """`feed` or `listing`, from the bytes first (servers mislabel feeds as text/html).
-
-    Raises:
-        SourceFormatError: the body is neither a feed nor an HTML page.
-    """
+    """`feed` or `listing`, from the bytes first (servers mislabel feeds as text/html)."""
     head = body[:SNIFF_BYTES]
     if FEED_ROOT.search(head):
         return "feed"
@@ -127,14 +103,9 @@ def detect_kind(body: bytes, url: str, content_type: str | None = None) -> str:
 
 
 def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedDocument:
-    """RSS 2.0 or Atom bytes as items, with feedparser.
-
-    A feed that is not well-formed but still gives items is degraded, not failed; items of a
-    truncated document after the last closed one are marked incomplete.
-
-    Raises:
-        SourceFormatError: nothing readable (no items and a parse error).
-    """
+    """RSS 2.0 or Atom bytes as items, with feedparser. A feed that is not well-formed but
+    still gives items is degraded, not failed; items of a truncated document after the last
+    closed one are marked incomplete."""
     parsed = feedparser.parse(
         body,
         response_headers=_feed_headers(headers),
@@ -238,13 +209,8 @@ def _is_xml_error(problem: Exception) -> bool:
 
 
 def parse_listing(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedDocument:
-    """The dated headlines of a listing page, in page order.
-
-    Links are left as written (resolved later against the page URL or its `<base href>`).
-
-    Raises:
-        SourceFormatError: the page holds no dated headline at all.
-    """
+    """The dated headlines of a listing page, in page order; links are left as written
+    (resolved later against the page URL or its `<base href>`)."""
     soup = BeautifulSoup(body, "lxml", from_encoding=header_charset(headers))
     base = soup.find("base", href=True)
     base_url = str(base["href"]) if base else url

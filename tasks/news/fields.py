@@ -40,11 +40,8 @@ BLOCK = re.compile(r"<\s*/?\s*(?:" + "|".join(sorted(BLOCK_TAGS)) + r")\b[^>]*>"
 
 
 def plain_text(value: str | None) -> str | None:
-    """Text of a title or summary: entities decoded (also double-escaped), tags and scripts gone.
-
-    `Kashmir&amp;#8217;s` becomes `Kashmir’s`; `&lt;script&gt;…&lt;/script&gt;` disappears with
-    its content, as does a raw `<script>`; whitespace runs become one space.
-    """
+    """Text of a title or summary: entities decoded (`Kashmir&amp;#8217;s`: `Kashmir’s`), tags
+    and scripts gone with their content (also escaped ones), whitespace runs one space."""
     if value is None:
         return None
     text = value
@@ -65,12 +62,8 @@ def plain_text(value: str | None) -> str | None:
 
 
 def plain_paragraphs(fragment: str | None) -> str | None:
-    """Plain text of an HTML fragment as paragraphs separated by a blank line, the shape an
-    article page's text is stored in; None when there is no text.
-
-    Blocks (paragraphs, list items, headings, line breaks) end a paragraph; each is read as
-    `plain_text` reads a title (entities decoded, also double-escaped; tags and scripts gone).
-    """
+    """Plain text of an HTML fragment as paragraphs separated by a blank line (the shape an
+    article page's text is stored in): blocks end a paragraph, each read as `plain_text`."""
     if fragment is None or not fragment.strip():
         return None
     # nh3 keeps the block tags only (dropping scripts with their content); they split.
@@ -93,11 +86,7 @@ def clean_html(fragment: str | None, base_url: str) -> str | None:
 
 
 def absolute_url(base_url: str, link: str) -> str:
-    """`link` resolved against `base_url`, whitespace around it removed.
-
-    Raises:
-        ValueError: the result is not an http(s) URL (javascript:, file:, data:, mailto: …).
-    """
+    """`link` resolved against `base_url`; ValueError when that is not an http(s) URL."""
     resolved = urljoin(base_url, link.strip())
     scheme = urlsplit(resolved).scheme.lower()
     if scheme not in WEB_SCHEMES:
@@ -106,12 +95,8 @@ def absolute_url(base_url: str, link: str) -> str:
 
 
 def canonical_url(link: str) -> str:
-    """The identity of a page: https, host without `www.`, no tracking parameters, sorted
-    query, no fragment. Used to find one story under several links, not to fetch it.
-
-    Raises:
-        ValueError: not an absolute http(s) URL with a host.
-    """
+    """The identity of a page (to find one story under several links, not to fetch it):
+    https, host without `www.`, no tracking parameters, sorted query, no fragment."""
     parts = urlsplit(link.strip())
     if parts.scheme.lower() not in WEB_SCHEMES:
         raise ValueError(f"link is not http(s): {link[:80]!r}")
@@ -134,11 +119,8 @@ def canonical_url(link: str) -> str:
 
 
 def header_charset(headers: Mapping[str, str]) -> str | None:
-    """The charset of a `Content-Type` header, or None when it names none.
-
-    Given to BeautifulSoup as `from_encoding`: the HTTP charset, when given, wins; without it
-    BeautifulSoup reads the page's own meta tag.
-    """
+    """The charset of a `Content-Type` header: the HTTP charset wins over a page's meta tag,
+    which BeautifulSoup reads when this is None."""
     match = CHARSET.search(headers.get("Content-Type", ""))
     return match.group(1) if match else None
 
@@ -148,9 +130,8 @@ def parse_published(raw: str | None,
     """A feed or page date as an aware UTC datetime; None when it cannot be read.
 
     Zone-less times, `MSK`/`MSD` and `dd.mm.yyyy HH:MM` are Moscow wall-clock time, converted
-    with the tz database (Moscow was UTC+4 from March 2011 to October 2014). `fallback` is
-    feedparser's own reading (UTC), used only for shapes we do not know; feedparser reads
-    `MSK` and zone-less times as UTC, which is why we read the raw string first.
+    with the tz database (UTC+4 from March 2011 to October 2014). `fallback`, feedparser's
+    own reading, serves only for shapes we do not know: it reads `MSK` and zone-less as UTC.
     """
     text = " ".join((raw or "").split())
     if text:
@@ -164,7 +145,6 @@ def parse_published(raw: str | None,
 
 
 def moscow(naive: dt.datetime) -> dt.datetime:
-    """A Moscow wall-clock time as an aware datetime."""
     return naive.replace(tzinfo=MOSCOW)
 
 

@@ -39,11 +39,9 @@ class NewsWritten(LoadCounts):
 
 @task(name="validate-news", cache_policy=NO_CACHE)
 def validate_news(batch: NewsBatch) -> tuple[Validated, dict[str, str]]:
-    """Schema checks per source, so one broken source cannot fail the others.
-
-    Returns the valid rows with every rejection, and the sources whose reject share says the
-    source itself is broken (their rows are not written).
-    """
+    """Schema checks per source, so one broken source cannot fail the others: the valid rows
+    with every rejection, and the sources whose reject share says they are broken (their rows
+    are not written)."""
     rows, rejected, broken = [], list(batch.rejected), {}
     for source in sorted(set(batch.rows["source"].to_pylist())):
         part = batch.rows.filter(pc.equal(batch.rows["source"], source))
@@ -97,17 +95,14 @@ def refresh_search_index(warehouse: Warehouse, changed: bool) -> int | None:
     the items indexed, or None when it was current."""
     if not changed and search.index_path(warehouse).exists():
         return None
-    return search.refresh_index(warehouse).documents
+    return search.refresh_index(warehouse)[0]
 
 
 def update_mentions(writer: Writer, rows: pa.Table, result: UpsertResult,
                     batch: NewsBatch) -> int:
     """Bring the `news_mentions` of the items this transaction wrote in line with their text;
-    return rows changed.
-
-    Their mentions were found before the transaction (`join_rows`); only an item that another
-    writer changed since it was read is matched here.
-    """
+    return rows changed. They were found before the transaction (`join_rows`); only an item
+    that another writer changed since it was read is matched here."""
     written = pa.concat_arrays([result.inserted_keys["item_id"].combine_chunks(),
                                 result.replaced["item_id"].combine_chunks()])
     written = written.filter(pc.invert(pc.is_in(written, value_set=batch.retried)))
@@ -120,9 +115,8 @@ def update_mentions(writer: Writer, rows: pa.Table, result: UpsertResult,
         matchers = compile_matchers(writer.read(COUNTRY_TERMS))
         found = pa.concat_tables([found, find_mentions(missed, matchers)])
     stored = writer.lookup(NEWS_MENTIONS, "item_id", written)
-    changes = mention_changes(stored, found)
-    return writer.delete(NEWS_MENTIONS, changes.removed) + writer.append(
-        NEWS_MENTIONS, changes.added)
+    added, removed = mention_changes(stored, found)
+    return writer.delete(NEWS_MENTIONS, removed) + writer.append(NEWS_MENTIONS, added)
 
 
 def record_failure(warehouse: Warehouse, run: Run, error: BaseException) -> None:
@@ -134,8 +128,6 @@ def record_failure(warehouse: Warehouse, run: Run, error: BaseException) -> None
 
 def load_message(inserted: int, updated: int, rejected: int, failures: dict[str, str],
                  pages_failed: list[tuple[str, str]]) -> str:
-    """The loads row's message: what was written, which sources failed and why, and how
-    many article pages failed (the first with its cause)."""
     parts = [f"{inserted} new items, {updated} updated, {rejected} rejected"]
     parts += [f"source failed: {source}: {why}" for source, why in failures.items()]
     if pages_failed:

@@ -22,8 +22,6 @@ ADJECTIVE_ENDINGS = ("ий", "ая", "ое", "ие", "ого", "ому", "им",
 # Indeclinable: Душанбе, Баку, Нью-Дели, ОАЭ.
 INDECLINABLE_ENDS = "оеиуэюОЕИУЭЮ"
 VELARS = "гкхжшчщ"
-
-
 WORD = re.compile(r"\w+")
 
 
@@ -137,25 +135,14 @@ def find_mentions(news: pa.Table, matchers: list[Matcher]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=NEWS_MENTIONS.arrow_schema)
 
 
-@dataclass
-class MentionChanges:
-    """What to add to and remove from `news_mentions` for the items of one run."""
+def mention_changes(stored: pa.Table, found: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """The mentions to add and to remove: those found now against the stored ones."""
+    def keys(table: pa.Table) -> list[tuple]:
+        return list(zip(*(table[c].to_pylist() for c in NEWS_MENTIONS.key), strict=True))
 
-    added: pa.Table
-    removed: pa.Table
+    def only(table: pa.Table, wanted: set[tuple]) -> pa.Table:
+        mask = pa.array([key in wanted for key in keys(table)], pa.bool_())
+        return table.filter(mask) if table.num_rows else table
 
-
-def mention_changes(stored: pa.Table, found: pa.Table) -> MentionChanges:
-    """The difference between the stored mentions of some items and those found now."""
-    def keys(table: pa.Table) -> set[tuple]:
-        return set(zip(*(table[c].to_pylist() for c in NEWS_MENTIONS.key), strict=True))
-
-    old, new = keys(stored), keys(found)
-    return MentionChanges(_subset(found, new - old), _subset(stored, old - new))
-
-
-def _subset(table: pa.Table, wanted: set[tuple]) -> pa.Table:
-    mask = [key in wanted for key in zip(*(table[c].to_pylist() for c in NEWS_MENTIONS.key),
-                                          strict=True)]
-    return table.filter(pa.array(mask, pa.bool_())) if table.num_rows else table
-
+    old, new = set(keys(stored)), set(keys(found))
+    return only(found, new - old), only(stored, old - new)

@@ -39,13 +39,9 @@ feed carries (Atom `content`, RSS `content:encoded`), or null."""
 
 @dataclass
 class Candidates:
-    """The items of one or more documents, normalised.
-
-    Attributes:
-        rows: one candidate per item_id (the last version when a document repeats one).
-        superseded: earlier versions a document repeated with other content, for revisions.
-        rejected: items that cannot be stored, with the reason.
-    """
+    """The items of one or more documents, normalised: one row per item_id (the last version
+    when a document repeats one), the earlier versions it repeated with other content (for
+    revisions), and the items that cannot be stored."""
 
     rows: pa.Table
     superseded: pa.Table
@@ -54,11 +50,8 @@ class Candidates:
 
 def normalise_document(source: str, document: ParsedDocument) -> Candidates:
     """Candidates of one document: plain titles, absolute and canonical links, UTC dates.
-
-    Items without a title or an http(s) link, and items cut off by truncation, are rejected.
-    When a document holds one item twice (same guid, or same canonical link without a guid),
-    the later one wins: the fixture's corrected title comes after the first version.
-    """
+    Items without a title or an http(s) link, or cut off by truncation, are rejected; of one
+    item held twice (same guid, or same canonical link without one) the later wins."""
     by_id: dict[str, dict] = {}
     superseded: list[dict] = []
     rejected: list[Rejection] = []
@@ -123,7 +116,6 @@ def _raw(source: str, item: FeedItem) -> dict:
 
 
 def concat(parts: list[Candidates]) -> Candidates:
-    """The candidates of several documents together."""
     return Candidates(
         pa.concat_tables([p.rows for p in parts] or [CANDIDATE.empty_table()]),
         pa.concat_tables([p.superseded for p in parts] or [CANDIDATE.empty_table()]),

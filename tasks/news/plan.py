@@ -26,7 +26,7 @@ from sco_etl.warehouse.news import known_news
 
 @dataclass
 class SourceReport:
-    """How one source went, for the summary, the log and the loads message."""
+    """How one source went; `error`: why it gave nothing, in words (`HTTP 404`, …)."""
 
     source: str
     kind: str | None = None
@@ -34,7 +34,6 @@ class SourceReport:
     items: int = 0
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
-    """Why the source gave nothing, in words (`HTTP 404`, `DNS lookup failed …`)."""
 
 
 @dataclass
@@ -48,16 +47,8 @@ class ReadSources:
 
 @dataclass
 class Plan:
-    """What the warehouse knows that this run needs, and the article pages to fetch.
-
-    Attributes:
-        rows: the stored rows of this run's items, and the newest of its sources still
-            waiting for an article page.
-        urls: (item_id, url, duplicate_of, first_seen_at) of the stored items sharing a url
-            with those, to link one story reached through several links to the one seen first.
-        terms: the country terms mentions are found with.
-        links: the article pages to fetch this run, newest items first.
-    """
+    """What the warehouse knows that this run needs (`warehouse.news.known_news`), the country
+    terms mentions are found with, and the article pages to fetch, newest items first."""
 
     rows: pa.Table
     urls: pa.Table
@@ -112,13 +103,12 @@ def read_sources(fetches: list[SourceFetch], stored_states: pa.Table) -> ReadSou
 @task(name="plan-news-articles", cache_policy=NO_CACHE)
 def plan_articles(warehouse: Warehouse, candidates: Candidates, sources: list[str],
                   max_attempts: int, limit: int) -> Plan:
-    """The stored rows of this run's items and of up to `limit` items waiting for their
-    article page, the items sharing a url with them, and the pages to fetch (at most
-    `limit`; none with a `limit` of 0)."""
-    known = known_news(warehouse, candidates.rows.select(["item_id", "url"]), sources,
-                       max_attempts, limit)
-    links = article_links(candidates.rows, known.rows, max_attempts, limit)
-    return Plan(known.rows, known.urls, warehouse.read(COUNTRY_TERMS), links)
+    """What the warehouse knows of this run's items and of up to `limit` waiting for their
+    article page, and the pages to fetch (at most `limit`; none with a `limit` of 0)."""
+    rows, urls = known_news(warehouse, candidates.rows.select(["item_id", "url"]), sources,
+                            max_attempts, limit)
+    links = article_links(candidates.rows, rows, max_attempts, limit)
+    return Plan(rows, urls, warehouse.read(COUNTRY_TERMS), links)
 
 
 def wants_article(stored: dict | None, max_attempts: int) -> bool:

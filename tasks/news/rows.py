@@ -90,13 +90,9 @@ def join_rows(warehouse: Warehouse, candidates: Candidates, plan: Plan,
 
 def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, pages: pa.Table,
                run: Run, now: dt.datetime, same_bodies: pa.Table | None = None) -> NewsBatch:
-    """Join candidates with stored rows (`known`) and article pages into news rows.
-
-    `urls` is (item_id, url, duplicate_of, first_seen_at) of the stored items sharing a url
-    with these, to link one story reached through several sources or links to the item seen
-    first. `same_bodies` are the stored rows whose article body is the text of one of
-    `pages`: where that text belongs to another URL, it is boilerplate.
-    """
+    """Join candidates with stored rows (`known`, `urls`: see `known_news`) and article pages
+    into news rows. `same_bodies` are the stored rows whose article body is the text of one of
+    `pages`: where that text belongs to another URL, it is boilerplate."""
     same_bodies = NEWS.empty() if same_bodies is None else same_bodies
     stored = {row["item_id"]: row for row in known.to_pylist()}
     by_link = {row["link"]: row for row in pages.to_pylist()}
@@ -114,7 +110,8 @@ def build_rows(candidates: Candidates, known: pa.Table, urls: pa.Table, pages: p
         if old["item_id"] in seen:
             continue
         if _body_from(old) == "article" and old["body"] in boilerplate:
-            rows.append(_cleared(dict(old), page, boilerplate, run, now))
+            cleared = {**old, "body": None, "body_from": None, "article_error": BOILERPLATE}
+            rows.append(_with_article(cleared, page, boilerplate, run, now))
         elif page is not None:
             rows.append(_with_article(dict(old), page, boilerplate, run, now))
         else:
@@ -219,13 +216,6 @@ def _with_article(row: dict, page: dict | None, boilerplate: set[str], run: Run,
     row["updated_at"] = now
     row["run_id"] = run.run_id
     return row
-
-
-def _cleared(row: dict, page: dict | None, boilerplate: set[str], run: Run,
-             now: dt.datetime) -> dict:
-    """A stored row whose article body is boilerplate, without it."""
-    row.update(body=None, body_from=None, article_error=BOILERPLATE)
-    return _with_article(row, page, boilerplate, run, now)
 
 
 def _body_from(row: dict) -> str | None:

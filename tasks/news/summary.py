@@ -22,17 +22,10 @@ from sco_etl.tasks.run import Run
 
 @dataclass
 class NewsSummary:
-    """The result of `ingest_news` (the flow returns it as a dict).
-
-    Attributes:
-        sources: per source: source, kind, fetch, new, updated, retried, unchanged,
-            rejected, articles_failed, status (ok, degraded, failed) and message (why it
-            failed or what was wrong, in words).
-        articles: article pages asked for this run.
-        articles_failed: how many of them gave no body (an error, or boilerplate).
-        first_article_failure: the first of those, `link — cause`.
-        requests: HTTP requests the run made, retries included.
-    """
+    """The result of `ingest_news` (as a dict). `sources`: per source its kind, fetch, new,
+    updated, retried, unchanged and rejected items, article pages failed, status (ok, degraded,
+    failed) and message in words; `articles`: pages asked, `articles_failed` those that gave no
+    body (the first: `link — cause`); `requests`: HTTP requests, retries included."""
 
     status: str
     inserted: int
@@ -63,7 +56,6 @@ class SourcesFailed(SourceError):
 def summarise(read: ReadSources, batch: NewsBatch, validated: Validated,
               failures: dict[str, str], written: NewsWritten, articles: int,
               run: Run) -> NewsSummary:
-    """The run's summary, from what each step learned."""
     rejected = Counter(str(r.record.get("source")) for r in validated.rejected)
     rows = []
     for report in read.reports:

@@ -1,1 +1,1 @@
-"""The seed page: rows shaped for templates (model), HTML (render), one day built (build)."""
+"""The seed page: rows shaped for templates (model), one day built as HTML (render)."""

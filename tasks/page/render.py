@@ -1,4 +1,5 @@
-"""Write the seed page as static HTML: Jinja2 templates, autoescaped, into a folder per day.
+"""Build the seed page of a day as static HTML: Jinja2 templates, autoescaped, into a folder
+per day.
 
 A day's folder is built under a temporary name beside its final one and renamed into place,
 so a web server never serves half a page.
@@ -6,6 +7,7 @@ so a web server never serves half a page.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -13,7 +15,12 @@ from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from sco_etl.tasks.page.model import Page
+from sco_etl.schemas.clock import utc_now
+from sco_etl.tasks.page.model import Page, build_page
+from sco_etl.warehouse import Warehouse
+from sco_etl.warehouse.export import swap_in
+from sco_etl.warehouse.page import page_data
+from sco_etl.warehouse.query import connect_read_only
 
 STYLESHEET = "style.css"
 
@@ -39,12 +46,19 @@ class FileLinks:
 
 @dataclass(frozen=True)
 class WrittenPage:
-    """Where a page went."""
 
     folder: Path
     index: Path
     articles: int
     bytes: int
+
+
+def build_day(warehouse: Warehouse, day: dt.date, output: Path,
+              known_at: str | None = None, now: dt.datetime | None = None) -> WrittenPage:
+    """Write the page of `day` under `output`, as the warehouse stood at `known_at`."""
+    with connect_read_only(warehouse, known_at) as connection:
+        data = page_data(connection, day)
+    return write_page(build_page(data, now or utc_now(), known_at=known_at), output)
 
 
 def environment(*packages: str) -> Environment:
@@ -92,18 +106,3 @@ def write_page(page: Page, output: Path) -> WrittenPage:
         redirect.replace(output / "index.html")
     return WrittenPage(folder, folder / "index.html", len(page.articles),
                        sum(len(c.encode()) for c in files.values()))
-
-
-def swap_in(building: Path, folder: Path) -> None:
-    """Rename `building` to `folder`. A folder cannot be renamed over a non-empty one, so the
-    old page steps aside first (for the moment between two renames, the day has no page)."""
-    old = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.old")
-    if folder.exists():
-        folder.rename(old)
-    try:
-        building.rename(folder)
-    except OSError:
-        if old.exists():
-            old.rename(folder)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

@@ -24,14 +24,12 @@ def test_prefect_yaml_declares_rates_news_freshness_and_maintenance():
     assert specs["maintenance"].schedules == ({"cron": "30 3 * * 0",
                                                "timezone": "Europe/Moscow"},)
     assert specs["maintenance"].parameters == {"retention_days": 90}
-    assert (specs["maintenance"].module, specs["maintenance"].function) == (
-        "sco_etl.flows.maintain", "maintain_warehouse")
+    assert specs["maintenance"].entrypoint == "sco_etl.flows.maintain.maintain_warehouse"
     assert specs["rates"].schedules == ({"cron": "15 16,19 * * *", "timezone": "Europe/Moscow"},)
     assert specs["news"].schedules == ({"cron": "5,35 * * * *", "timezone": "Europe/Moscow"},)
     assert specs["news"].parameters == {"fetch_articles": True}
     assert specs["freshness"].parameters == {"rates_grace_hours": 4, "news_max_age_hours": 48}
-    assert (specs["rates"].module, specs["rates"].function) == (
-        "sco_etl.flows.rates", "ingest_rates")
+    assert specs["rates"].entrypoint == "sco_etl.flows.rates.ingest_rates"
     assert all("sco-etl" in s.tags and s.description for s in specs.values())
 
 

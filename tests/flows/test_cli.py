@@ -113,10 +113,10 @@ def test_known_at_and_changes_show_the_warehouse_as_it_was(loaded, cbr_env):
     import datetime as dt
 
     from sco_etl.flows.config import resolve
-    from sco_etl.warehouse import history
+    from sco_etl.warehouse import api
 
     warehouse = resolve().warehouse()
-    first_load = history.snapshots(warehouse).to_pylist()[-1]["snapshot_time"]
+    first_load = api.open(warehouse).snapshots().to_arrow_table().to_pylist()[-1]["snapshot_time"]
     between = (first_load + dt.timedelta(microseconds=1)).isoformat()
     result = runner.invoke(app, ["rates", "--start", "2025-04-04", "--end", "2025-04-08"])
     assert result.exit_code == 0, result.output

@@ -23,7 +23,7 @@ from sco_etl.flows.cli import app
 from sco_etl.schemas import CURRENCIES
 from sco_etl.schemas.clock import moscow_tomorrow
 from sco_etl.schemas.reference import default_sco_currency_codes
-from sco_etl.warehouse import history
+from sco_etl.warehouse import api
 from sco_etl.warehouse.ddl import BASE_TABLES
 from tests.fakes.seed import store_rates
 
@@ -100,7 +100,7 @@ def test_a_refused_value_is_one_line_and_exit_2_and_creates_nothing(args, line, 
 def test_known_at_before_the_first_snapshot_names_the_valid_span(warehouse):
     """The README's own example on a new warehouse (issue 18, item 5)."""
     warehouse.migrate()
-    first = history.first_snapshot_time(warehouse)
+    first = api.first_snapshot_time(warehouse)
     earliest = (first.replace(microsecond=0) + dt.timedelta(seconds=1)).isoformat()
     for command in (["board"], ["query", "SELECT 1"], ["page"]):
         line = refused([*command, "--known-at", "2025-04-01T12:00+03:00"], warehouse.root)

@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 
 from sco_etl.flows.cli.page import page_server
 from sco_etl.schemas import NEWS
-from sco_etl.tasks.page.build import build_day
+from sco_etl.tasks.page.render import build_day
 from sco_etl.warehouse import Warehouse, run_query
 from sco_etl.warehouse.reports import board_rows
 from tests.fakes.news_site import NewsSite, fixture

@@ -11,7 +11,6 @@ from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from sco_etl.flows.cli import app
-from sco_etl.flows.cli.plot import default_start, member_currency_codes, plot_rates
 from sco_etl.schemas import CURRENCIES, RATES
 from sco_etl.schemas.errors import NoDataError
 from sco_etl.tasks import plot
@@ -97,16 +96,16 @@ def test_the_plot_command_writes_a_png_with_the_lines_drawn(stored, tmp_path, mo
 
 def test_plotting_currencies_with_no_rates_is_a_clear_error(stored, tmp_path):
     with pytest.raises(NoDataError, match=r"no rates stored for TJS from 2020-01-01"):
-        plot_rates(stored, ["TJS"], D(2020, 1, 1), output=tmp_path / "x.png")
+        plot.plot_rates(stored, ["TJS"], D(2020, 1, 1), output=tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
 
 
 def test_defaults_are_the_members_currencies_over_five_years():
-    assert member_currency_codes(D(2025, 1, 1)) == [
+    assert plot.member_currency_codes(D(2025, 1, 1)) == [
         "CNY", "KZT", "KGS", "TJS", "UZS", "INR", "PKR", "IRR", "BYN"]
-    assert member_currency_codes(D(2010, 1, 1)) == ["CNY", "KZT", "KGS", "TJS", "UZS"]
-    assert default_start(D(2025, 4, 1)) == D(2020, 4, 1)
-    assert default_start(D(2024, 2, 29)) == D(2019, 2, 28)
+    assert plot.member_currency_codes(D(2010, 1, 1)) == ["CNY", "KZT", "KGS", "TJS", "UZS"]
+    assert plot.default_start(D(2025, 4, 1)) == D(2020, 4, 1)
+    assert plot.default_start(D(2024, 2, 29)) == D(2019, 2, 28)
 
 
 def test_the_board_markdown_lists_the_days_rates(stored, cbr_history):

@@ -125,14 +125,6 @@ def test_a_feed_still_serving_old_items_is_late_and_one_that_always_failed_is_li
                                     "2026-11-20 12:00 MSK (9 days 3 h)")
 
 
-def test_a_per_source_cadence_overrides_the_default():
-    now = dt.datetime(2025, 4, 10, 12, tzinfo=UTC)
-    activity = [SourceActivity("daily", now - dt.timedelta(hours=30))]
-    assert not news_freshness(activity, now)[0].is_late
-    assert news_freshness(activity, now, max_age_by_source={"daily": dt.timedelta(days=1)})[
-        0].is_late
-
-
 def test_the_report_summary_lists_only_what_is_late():
     now = msk(2025, 4, 2, 12)
     report = assess(StoredRates(D(2025, 4, 2)),

@@ -107,16 +107,16 @@ def test_known_news_reads_the_run_items_the_newest_waiting_and_their_url_twins(t
     newest = sorted((r for r in stored.to_pylist() if r["item_id"] not in mine["item_id"]
                      .to_pylist()), key=lambda r: (-r["published_at"].timestamp(),
                                                    r["item_id"]))[:3]
-    known = known_news(warehouse, mine.select(["item_id", "url"]), [SOURCE], 3, waiting=3)
-    assert known.rows["item_id"].to_pylist()[2:] == [r["item_id"] for r in newest]
-    assert sorted(known.rows["item_id"].to_pylist()[:2]) == sorted(mine["item_id"].to_pylist())
+    known, urls = known_news(warehouse, mine.select(["item_id", "url"]), [SOURCE], 3, waiting=3)
+    assert known["item_id"].to_pylist()[2:] == [r["item_id"] for r in newest]
+    assert sorted(known["item_id"].to_pylist()[:2]) == sorted(mine["item_id"].to_pylist())
     twins = {r["item_id"] for r in stored.to_pylist()
-             if r["url"] in set(known.rows["url"].to_pylist())}
-    assert set(known.urls["item_id"].to_pylist()) == twins and len(twins) == 6
-    alone = known_news(warehouse, mine.select(["item_id", "url"]), [SOURCE], 3, waiting=0)
-    assert alone.rows.num_rows == 2
-    other = known_news(warehouse, mine.select(["item_id", "url"]), ["other"], 3, waiting=3)
-    assert other.rows.num_rows == 2  # no other source's items wait here
+             if r["url"] in set(known["url"].to_pylist())}
+    assert set(urls["item_id"].to_pylist()) == twins and len(twins) == 6
+    alone, _ = known_news(warehouse, mine.select(["item_id", "url"]), [SOURCE], 3, waiting=0)
+    assert alone.num_rows == 2
+    other, _ = known_news(warehouse, mine.select(["item_id", "url"]), ["other"], 3, waiting=3)
+    assert other.num_rows == 2  # no other source's items wait here
     assert [(r["source"], r["items"], r["latest_published_at"], r["article_errors"])
             for r in news_per_source(warehouse)] == [
         (SOURCE, 11, max(r["published_at"] for r in stored.to_pylist()), 0)]

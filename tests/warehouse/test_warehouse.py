@@ -12,7 +12,7 @@ import pytest
 
 from sco_etl.schemas import QUARANTINE, RATES
 from sco_etl.schemas.errors import NoWarehouseError, ReadOnlyQueryError, WarehouseBusyError
-from sco_etl.warehouse import Warehouse, ddl, history, run_query
+from sco_etl.warehouse import Warehouse, api, ddl, run_query
 from sco_etl.warehouse.export import export
 from sco_etl.warehouse.maintenance import lake_files, maintain
 from tests.fakes.reliability import data_files, last_snapshot, plain_reader
@@ -96,7 +96,7 @@ def test_one_write_is_one_snapshot_named_by_its_run(warehouse):
         writer.append(QUARANTINE, pa.Table.from_pylist([{
             "dataset": "rates", "reason": "r", "record": "{}", "run_id": "run-1",
             "quarantined_at": NOW}], schema=QUARANTINE.arrow_schema))
-    shown = history.snapshots(warehouse).to_pylist()
+    shown = api.open(warehouse).snapshots().to_arrow_table().to_pylist()
     assert [s["snapshot_id"] for s in shown if s["snapshot_id"] > snapshot] == [snapshot + 1]
     assert shown[-1]["commit_message"] == "ingest-rates run-1"
 
@@ -161,7 +161,7 @@ def test_transaction_retries_a_conflict_from_a_fresh_snapshot(warehouse):
 def test_board_as_known_at_an_earlier_moment(warehouse):
     with warehouse.write() as writer:
         writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1))))
-    known = history.snapshots(warehouse).to_pylist()[-1]["snapshot_time"]
+    known = api.open(warehouse).snapshots().to_arrow_table().to_pylist()[-1]["snapshot_time"]
     with warehouse.write() as writer:
         writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1), value="11.8000", run_id="run-2")))
     sql = "SELECT value FROM rates_daily WHERE as_of_date = DATE '2025-04-03'"
@@ -173,11 +173,11 @@ def test_board_as_known_at_an_earlier_moment(warehouse):
 def test_changes_since_a_moment_count_inserts_and_updates(warehouse):
     with warehouse.write() as writer:
         writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1))))
-    since = history.snapshots(warehouse).to_pylist()[-1]["snapshot_time"]
+    since = api.open(warehouse).snapshots().to_arrow_table().to_pylist()[-1]["snapshot_time"]
     with warehouse.write() as writer:
         writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1), value="11.8000"),
                                   rate(dt.date(2025, 4, 2))))
-    assert history.changes(warehouse, since).to_pylist() == [
+    assert api.open(warehouse).changes(since).to_arrow_table().to_pylist() == [
         {"table": "rates", "inserted": 1, "updated": 1, "deleted": 0}]
 
 
