@@ -29,6 +29,8 @@ EXTENSIONS = ("ducklake", "sqlite_scanner", "postgres_scanner", "httpfs")
 """Loaded from the pinned `duckdb-extension-*` wheels; DuckDB checks their signatures."""
 OPTIONAL_EXTENSIONS = ("fts",)
 DUCKDB_VERSION = duckdb.__version__
+WRITER_SETTINGS = ("threads = 1", "allocator_flush_threshold = '8MB'",
+                   "allocator_background_threads = true")
 MAX_INSTANCES = 6
 """DuckDB instances kept open per process (one per lake and mode; a test session sees many)."""
 _installed_lock = threading.Lock()
@@ -268,6 +270,11 @@ def _instance(settings: LakeSettings, read_only: bool, snapshot_time: str | None
             connection.execute(settings.s3.secret_sql())
         connection.execute(settings.attach_sql(read_only, snapshot_time))
         connection.execute(f"USE {LAKE_ALIAS}")
+        if not read_only:
+            # A writer's batches are small: one thread, and the allocator hands memory back
+            # as each step ends, not at exit (a full backfill peaks ~100 MB lower).
+            for setting in WRITER_SETTINGS:
+                connection.execute(f"SET {setting}")
     except duckdb.Error as error:
         connection.close()
         raise WarehouseError(

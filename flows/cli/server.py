@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -115,9 +116,12 @@ def use_background_server(*modules: str) -> None:
             starting = background_server.Starting(home, record) if record else None
             note = None if record else ("no sco-etl server running: using a temporary "
                                         "Prefect server (SCO_ETL_AUTO_SERVER=0)")
+    fresh = "prefect" not in sys.modules
     try:
         for module in modules:
             importlib.import_module(module)
+        if fresh:  # not in a process that was running before (tests, a notebook)
+            _settle()
         if background_server.configured_api_url():  # the environment's, or a profile's
             if starting is not None:
                 starting.abandon()
@@ -141,6 +145,20 @@ def use_background_server(*modules: str) -> None:
                      f"this and later runs; it {record.lifetime} (`sco-etl server stop` "
                      "stops it now)",
                      style="dim", highlight=False, soft_wrap=True)
+
+
+def _settle() -> None:
+    """Tune a command's process once it has loaded what it runs.
+
+    What was loaded stays to the end: the collector need not scan it, during the run nor at
+    exit (~0.5 s of CPU on two cores). Arrow allocates from the C heap, which hands freed
+    memory back (see `extract.give_back_memory`); Arrow's own allocator keeps it: a full
+    backfill peaks ~80 MB lower.
+    """
+    import pyarrow as pa
+
+    gc.freeze()
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 def _without_heartbeats() -> None:

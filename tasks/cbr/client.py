@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -16,6 +17,7 @@ from sco_etl.tasks.http import HttpClient, HttpPolicy
 from sco_etl.tasks.run import Run
 
 T = TypeVar("T")
+_READING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,10 @@ class CbrClient:
     def _read(self, document: str, params: dict[str, str], parse: Callable[[bytes], T]) -> T:
         response = self.http.get(urljoin(self.base_url, document), params=params)
         try:
-            return parse(response.body)
+            # One document read at a time: a full-history XML_dynamic takes ~25 MB to read,
+            # and the parallel fetches wait for their request slots longer than that takes.
+            with _READING:
+                return parse(response.body)
         except SourceFormatError as error:
             quoted = response.quote()
             said = f", which says “{quoted}”" if quoted else ""
