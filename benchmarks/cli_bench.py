@@ -37,6 +37,7 @@ log = logging.getLogger("benchmarks")
 SCO_ETL = str(Path(sys.executable).parent / "sco-etl")
 STARTED = re.compile(r"started a sco-etl server at \S+ in (\d+\.\d+) s")
 TEMPORARY_LINE = "using a temporary Prefect server"
+REQUESTS = re.compile(r"\((\d+)\s+requests\)")  # the terminal may wrap the line
 UNREACHABLE_URL = "http://cbr.invalid/scripts/"
 """`.invalid` never resolves (RFC 2606): a DNS failure, as with no network at all."""
 HELP_RUNS = 7
@@ -56,6 +57,8 @@ def cli_section(work: Path, url: str, store: dict, rounds: int) -> dict:
     seconds: dict[str, list[float]] = {kind: [] for kind in (*KINDS, "start", "stop",
                                                             "auto_start")}
     rss: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    background: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    requests: list[int] = []
     # Yesterday's server: its database exists when the first command of the day starts it.
     seconds["start"].append(_command(["server", "start"], env, log_path).wall_seconds)
     seconds["stop"].append(_command(["server", "stop"], env, log_path).wall_seconds)
@@ -64,10 +67,15 @@ def cli_section(work: Path, url: str, store: dict, rounds: int) -> dict:
             if kind == "without_server":
                 seconds["stop"].append(_command(["server", "stop"], env, log_path).wall_seconds)
             _restore(Path(store["path"]), data)
-            run = _command(["rates"], temporary if kind == "without_server" else env, log_path)
-            _check_server_line(kind, _last_output(log_path), log_path, seconds["auto_start"])
+            group = _server_group(data) if kind == "with_server" else None
+            run = _command(["rates"], temporary if kind == "without_server" else env, log_path,
+                           group=group)
+            output = _last_output(log_path)
+            _check_server_line(kind, output, log_path, seconds["auto_start"])
+            requests += [int(n) for n in REQUESTS.findall(output)]
             seconds[kind].append(run.wall_seconds)
             rss[kind].append(run.peak_tree_rss_mb)
+            background[kind].append(max(run.peak_detached_rss_mb, run.peak_group_rss_mb))
         seconds["start"].append(_command(["server", "start"], env, log_path).wall_seconds)
         seconds["stop"].append(_command(["server", "stop"], env, log_path).wall_seconds)
     medians = {kind: statistics.median(seconds[kind]) for kind in KINDS}
@@ -78,7 +86,9 @@ def cli_section(work: Path, url: str, store: dict, rounds: int) -> dict:
         "catchup_first_of_day_seconds": medians["first_of_day"],
         "catchup_without_server_seconds": medians["without_server"],
         "catchup_warm_to_cold": medians["with_server"] / medians["first_of_day"],
+        "catchup_requests": max(requests, default=None),
         "catchup_tree_rss_mb": {kind: max(values) for kind, values in rss.items()},
+        "catchup_background_rss_mb": {kind: max(values) for kind, values in background.items()},
         "auto_start_seconds": statistics.median(seconds["auto_start"]),
         "server_start_first_seconds": seconds["start"][0],
         "server_start_seconds": statistics.median(seconds["start"][1:] or seconds["start"]),
@@ -87,6 +97,14 @@ def cli_section(work: Path, url: str, store: dict, rounds: int) -> dict:
         "input_error": input_error(work, env),
         "failed_run": failed_run(work),
     }
+
+
+def _server_group(data: Path) -> int | None:
+    """The process group of the data directory's running background server."""
+    try:
+        return json.loads((data / "prefect" / "server.json").read_text())["pid"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def help_seconds(work: Path, env: dict[str, str], runs: int = HELP_RUNS) -> float:
@@ -153,8 +171,9 @@ def _restore(store: Path, data: Path) -> None:
             shutil.copy2(path, target)
 
 
-def _command(args: list[str], env: dict[str, str], log_path: Path, check: bool = True):
-    run = run_child([SCO_ETL, *args], env, log_path, timeout=600)
+def _command(args: list[str], env: dict[str, str], log_path: Path, check: bool = True,
+             group: int | None = None):
+    run = run_child([SCO_ETL, *args], env, log_path, timeout=600, group=group)
     if check and run.returncode != 0:
         raise RuntimeError(f"sco-etl {' '.join(args)} failed (exit {run.returncode}); "
                            f"see {log_path}")
@@ -183,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - a manual b
     last = moscow_tomorrow()
     history = History(last_date=last, first_date=last - dt.timedelta(days=400))
     history.values  # noqa: B018  (computed before anything is timed)
+    # As section 2: stored up to the day before the latest publication, an ordinary day.
+    stored_end = history.publication_dates[-1] - dt.timedelta(days=1)
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="sco-cli-bench-", dir=args.keep))
@@ -191,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - a manual b
             store = work / "store"
             env = child_env(SCO_ETL_DATA_DIR=str(store), SCO_ETL_CBR_URL=url,
                             SCO_ETL_AUTO_SERVER="0", PREFECT_HOME=str(work / "store-home"))
-            _command(["rates", "--start", str(last - dt.timedelta(days=365)),
-                      "--end", str(last - dt.timedelta(days=10))], env, work / "store.log")
+            _command(["rates", "--start", str(stored_end - dt.timedelta(days=365)),
+                      "--end", str(stored_end)], env, work / "store.log")
             figures = cli_section(work, url, {"path": str(store)}, args.rounds)
         figures["machine"] = machine()
         print(json.dumps(figures, indent=1, default=str))

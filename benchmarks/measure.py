@@ -46,19 +46,26 @@ class ChildRun:
     peak_rss_mb: float
     """The largest resident set of any one process of the tree (getrusage of the child)."""
     peak_tree_rss_mb: float
-    """The largest sum over the process tree, sampled every 50 ms."""
+    """The largest sum over the child's process tree, sampled every 50 ms: the processes of
+    its session, which end with it (a temporary Prefect server included)."""
+    peak_detached_rss_mb: float = 0.0
+    """The same over the descendants in sessions of their own, which outlive it: the
+    background `sco-etl server` a command started, until the command ends."""
+    peak_group_rss_mb: float = 0.0
+    """The same over the processes of `group` (a background server running before)."""
 
 
 def run_child(command: list[str], env: dict[str, str], log_path: Path,
-              timeout: float = 3600.0) -> ChildRun:
-    """Run `command`, sampling its process tree's memory; the child's output goes to a log."""
+              timeout: float = 3600.0, group: int | None = None) -> ChildRun:
+    """Run `command`, sampling its process tree's memory (and `group`'s, a process group);
+    the child's output goes to a log."""
     with log_path.open("ab") as log:
         log.write(f"\n$ {' '.join(command)}\n".encode())
         log.flush()
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log,
                                    stderr=subprocess.STDOUT)
-        sampler = _TreeSampler(process.pid)
+        sampler = _TreeSampler(process.pid, group)
         sampler.start()
         deadline = time.monotonic() + timeout
         while True:
@@ -73,34 +80,54 @@ def run_child(command: list[str], env: dict[str, str], log_path: Path,
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         sampler.stop()
-    return ChildRun(process.returncode, wall, usage.ru_maxrss / 1024, sampler.peak / 2**20)
+    return ChildRun(process.returncode, wall, usage.ru_maxrss / 1024, sampler.peak / 2**20,
+                    sampler.peak_detached / 2**20, sampler.peak_group / 2**20)
 
 
 class _TreeSampler(threading.Thread):
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, group: int | None = None) -> None:
         super().__init__(daemon=True)
         self.pid = pid
-        self.peak = 0
+        self.group = group
+        self.peak = self.peak_detached = self.peak_group = 0
         self._done = threading.Event()
 
     def run(self) -> None:
         try:
             root = psutil.Process(self.pid)
-        except psutil.Error:
+            session = os.getsid(self.pid)
+        except (psutil.Error, OSError):
             return
         while not self._done.wait(0.05):
-            total = 0
+            own = detached = 0
             try:
                 for process in [root, *root.children(recursive=True)]:
-                    with contextlib.suppress(psutil.Error):
-                        total += process.memory_info().rss
+                    with contextlib.suppress(psutil.Error, OSError):
+                        rss = process.memory_info().rss
+                        if os.getsid(process.pid) == session:
+                            own += rss
+                        else:
+                            detached += rss
             except psutil.Error:
                 return
-            self.peak = max(self.peak, total)
+            self.peak = max(self.peak, own)
+            self.peak_detached = max(self.peak_detached, detached)
+            if self.group is not None:
+                self.peak_group = max(self.peak_group, group_rss(self.group))
 
     def stop(self) -> None:
         self._done.set()
         self.join()
+
+
+def group_rss(pgid: int) -> int:
+    """Bytes resident in the live processes of a process group."""
+    total = 0
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getpgid(process.pid) == pgid:
+                total += process.memory_info().rss
+    return total
 
 
 def run_worker(job: str, params: dict, env: dict[str, str], work_dir: Path,

@@ -103,9 +103,10 @@ def _backfill(figures: dict) -> list[str]:
         row(f"  task {name}{runs} (s)", task(name))
     row("  flow overhead outside tasks (s)",
         lambda s: _s(s["sco_etl"]["seconds"] - s["sco_etl"]["tasks_total_seconds"]))
-    row("sco-etl CLI, temporary Prefect server (s)", lambda s: _s(_cli(s)))
+    row("sco-etl CLI, no server running: starts it (s)", lambda s: _s(_cli(s)))
     row("  Prefect fixed start-up = CLI - flow (s)", lambda s: _s(
         _cli(s) - s["sco_etl"]["seconds"]) if _cli(s) else "-")
+    row("sco-etl CLI, temporary Prefect server (s)", lambda s: _s(_cli(s, "cli_temporary")))
     row("  import of the flow module (s)", lambda s: _s(s["sco_etl"].get("import_seconds")))
     row("HTTP requests (dynamic IDs)", lambda s: f"{s['sco_etl']['requests']} "
         f"({s['sco_etl']['server']['dynamic_ids']})")
@@ -115,6 +116,11 @@ def _backfill(figures: dict) -> list[str]:
     row("peak RSS, CLI process / tree (MB)", lambda s: (
         f"{s['cli']['peak_rss_mb']:.0f} / {s['cli']['peak_tree_rss_mb']:.0f}" if _cli(s)
         else "-"))
+    row("  and the background server it started (MB)",
+        lambda s: _mb(s["cli"].get("peak_detached_rss_mb")) if _cli(s) else "-")
+    row("  with the temporary server: process / tree (MB)", lambda s: (
+        f"{s['cli_temporary']['peak_rss_mb']:.0f} / "
+        f"{s['cli_temporary']['peak_tree_rss_mb']:.0f}" if _cli(s, "cli_temporary") else "-"))
     row("peer cbrf day by day, whole history (s)", lambda s: _s(s["peer"]["scaled_seconds"]))
     row("  timed on a slice of N days (s / N)", lambda s: (
         f"{s['peer']['seconds']:.1f} / {s['peer']['requests']}"))
@@ -126,6 +132,9 @@ def _backfill(figures: dict) -> list[str]:
                                                   / s["sco_etl"]["seconds"]))
     row("ratio peer / sco-etl CLI", lambda s: _x(
         s["peer"]["scaled_seconds"] / _cli(s)) if _cli(s) else "-")
+    row("ratio peer / sco-etl CLI, temporary server", lambda s: _x(
+        s["peer"]["scaled_seconds"] / _cli(s, "cli_temporary")) if _cli(s, "cli_temporary")
+        else "-")
     if "sco_etl_no_interval" in backfill.get("0", {}):
         free = backfill["0"]["sco_etl_no_interval"]
         rows.append(("flow with SCO_ETL_REQUEST_INTERVAL=0 (s)",
@@ -224,6 +233,7 @@ def _cli_section(figures: dict) -> list[str]:
         return [f"5. Command line: not measured — {cli.get('error', 'not run')}"]
     failed = cli["failed_run"]
     rss = cli["catchup_tree_rss_mb"]
+    background = cli.get("catchup_background_rss_mb", {})
     rows = [
         (f"daily catch-up `sco-etl rates`, median of {cli['rounds']}", ""),
         ("  with `sco-etl server` running (s)", _s(cli["catchup_with_server_seconds"])),
@@ -235,6 +245,9 @@ def _cli_section(figures: dict) -> list[str]:
         ("  peak RSS, process tree warm / first / temporary (MB)",
          " / ".join(_mb(rss.get(kind)) for kind in ("with_server", "first_of_day",
                                                     "without_server"))),
+        ("  peak RSS, the background server warm / first (MB)",
+         " / ".join(_mb(background.get(kind)) for kind in ("with_server", "first_of_day"))),
+        ("  HTTP requests", str(cli.get("catchup_requests", "-"))),
         ("`sco-etl --help`, median (s)", _s(cli.get("help_seconds"))),
         ("`sco-etl rates --currencies XYZ`: exit 2 at once (s)",
          _s(cli.get("input_error", {}).get("seconds"))),
@@ -251,9 +264,9 @@ def _cli_section(figures: dict) -> list[str]:
     return [*lines, "  what it printed:", *(f"    | {line}" for line in failed["output"])]
 
 
-def _cli(section: dict) -> float | None:
+def _cli(section: dict, kind: str = "cli") -> float | None:
     """The CLI's wall time, None when it was not run or failed (the error is in the JSON)."""
-    return section.get("cli", {}).get("seconds")
+    return section.get(kind, {}).get("seconds")
 
 
 def _s(value) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shutil
 import sys
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 from benchmarks.measure import child_env, run_child, run_worker
 from benchmarks.servers import CachedCbr, PrefectServer
 from benchmarks.settings import FIRST_RATE_DATE, Profile
+from sco_etl.flows.server import free_port
+from sco_etl.tasks.cbr.settings import RECHECK_DAYS
 
 log = logging.getLogger("benchmarks")
 CLI_SERVER_TIMEOUT = 180
@@ -76,31 +79,48 @@ def backfill_section(suite: Suite, cbr: CachedCbr, url: str, history, ms: int,
             "backfill", {**base, "data_dir": str(work / "sco-no-interval")},
             SCO_ETL_REQUEST_INTERVAL="0")
     if profile.cli and not suite.inline:
-        log.info("sco-etl CLI backfill at %d ms (temporary Prefect server)", ms)
+        log.info("sco-etl CLI backfill at %d ms", ms)
         section["cli"] = cli_backfill(suite, cbr, url, ms, warm_up=first)
+        log.info("sco-etl CLI backfill at %d ms, temporary Prefect server", ms)
+        section["cli_temporary"] = cli_backfill(suite, cbr, url, ms, warm_up=first,
+                                                temporary=True)
     log.info("peer at %d ms", ms)
     section["peer"] = peer_backfill(suite, cbr, url, history, ms)
     return section
 
 
-def cli_backfill(suite: Suite, cbr: CachedCbr, url: str, ms: int, warm_up: bool) -> dict:
-    """`sco-etl rates --start 1992-07-01` as a user runs it: no Prefect server running."""
-    home = suite.work / "cli-prefect-home"
+def cli_backfill(suite: Suite, cbr: CachedCbr, url: str, ms: int, warm_up: bool,
+                 temporary: bool = False) -> dict:
+    """`sco-etl rates --start 1992-07-01` as a user runs it, no Prefect server running.
+
+    By default the command starts the background `sco-etl server` (its database made on an
+    earlier day) and runs the backfill itself; the server, which outlives the command, is
+    measured apart (`peak_detached_rss_mb`) and stopped afterwards. `temporary`: with
+    SCO_ETL_AUTO_SERVER=0, Prefect's temporary server, part of the command's process tree.
+    """
+    kind = "temporary" if temporary else "auto"
+    home = suite.work / f"cli-prefect-home-{kind}"
     home.mkdir(exist_ok=True)
     command = [str(Path(sys.executable).parent / "sco-etl"), "rates",
                "--start", str(FIRST_RATE_DATE)]
     if suite.profile.currencies:
         command += ["--currencies", ",".join(suite.profile.currencies)]
+    server_home = suite.work / f"cli-{kind}-server"
 
     def run(data: Path, args: list[str]):
         # Prefect gives its temporary server 20 s to start; on a busy 2-core machine that is
         # not always enough, and a timeout here would measure nothing.
-        # No background server either (it would outlive the run): Prefect's temporary one,
-        # whose start-up the figure includes, as it did before the background server.
         env = child_env(SCO_ETL_DATA_DIR=str(data), SCO_ETL_CBR_URL=url, PREFECT_HOME=str(home),
                         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=str(CLI_SERVER_TIMEOUT),
-                        SCO_ETL_AUTO_SERVER="0")
-        child = run_child(args, env, suite.work / "cli.log")
+                        PREFECT_SERVER_API_PORT=str(free_port(None)),
+                        **({"SCO_ETL_AUTO_SERVER": "0"} if temporary else {}))
+        if not temporary and server_home.exists():  # yesterday's server database
+            shutil.copytree(server_home, data / "prefect", dirs_exist_ok=True)
+        try:
+            child = run_child(args, env, suite.work / "cli.log")
+        finally:
+            if not temporary:
+                run_child([*command[:1], "server", "stop"], env, suite.work / "cli.log")
         if child.returncode != 0:
             raise RuntimeError(f"sco-etl rates failed (exit {child.returncode}); "
                                f"see {suite.work / 'cli.log'}")
@@ -109,14 +129,20 @@ def cli_backfill(suite: Suite, cbr: CachedCbr, url: str, ms: int, warm_up: bool)
     try:
         if warm_up:  # the first command in a new Prefect home also creates its database
             yesterday = dt.date.today() - dt.timedelta(days=1)
-            run(suite.work / "cli-warm-up", [*command[:2], "--start", str(yesterday)])
+            data = suite.work / f"cli-warm-up-{kind}"
+            run(data, [*command[:2], "--start", str(yesterday)])
+            if not temporary:
+                shutil.copytree(data / "prefect", server_home, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("*.json", "*.lock", "*.sock",
+                                                              "*.log", "last-used"))
         before = cbr.snapshot()
-        child = run(suite.work / f"cli-{ms}ms", command)
+        child = run(suite.work / f"cli-{kind}-{ms}ms", command)
     except RuntimeError as error:
         log.error("%s", error)
         return {"error": str(error)}
     return {"seconds": child.wall_seconds, "peak_rss_mb": child.peak_rss_mb,
-            "peak_tree_rss_mb": child.peak_tree_rss_mb, "server": cbr.since(before)}
+            "peak_tree_rss_mb": child.peak_tree_rss_mb,
+            "peak_detached_rss_mb": child.peak_detached_rss_mb, "server": cbr.since(before)}
 
 
 def peer_backfill(suite: Suite, cbr: CachedCbr, url: str, history, ms: int) -> dict:
@@ -157,8 +183,12 @@ def catchup_section(suite: Suite, cbr: CachedCbr, url: str, history,
         "years": list(profile.catchup_years), "first_date": str(history.first_date),
         "currencies": currencies,
     })
+    latest_stored = max(d for d in history.publication_dates if d <= stored_end)
+    recheck_from = latest_stored - dt.timedelta(days=RECHECK_DAYS)
     section = {"stores": setup["stores"], "new_publication_date": str(latest),
-               "expected_partitions": [f"lake/main/rates/year={latest.year}"], "latencies": {}}
+               "expected_partitions": [f"lake/main/rates/year={latest.year}"], "latencies": {},
+               "recheck_requests": sum(1 for d in history.publication_dates
+                                       if recheck_from <= d <= latest_stored)}
     for ms in latencies_ms if profile.catchup_every_latency else latencies_ms[:1]:
         cbr.latency = ms / 1000
         log.info("catch-up at %d ms", ms)
