@@ -68,7 +68,7 @@ def rates(
     except ScoEtlError as error:
         _fail(error)
     console.print(
-        f"[green]rates {result.window[0]}..{result.window[1]}:[/] "
+        f"[green]rates {result.covered()}:[/] "
         f"{result.inserted} new, {result.updated} revised, "
         f"{result.unchanged} unchanged, {result.rejected} rejected "
         f"({result.requests} requests)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 from prefect import task
@@ -45,6 +45,17 @@ class RatesResult(LoadCounts):
     """Publication dates in the window with no rate stored, after this run."""
     unquoted: list[str]
     """Requested codes CBR quotes no rate for."""
+    healed: list[dt.date] = field(default_factory=list)
+    """Missing publication dates before the window that this catch-up asked for again."""
+
+    def covered(self) -> str:
+        """The dates the run asked for, in words: its window and the gaps it healed."""
+        span = f"{self.window[0]}..{self.window[1]}"
+        if not self.healed:
+            return span
+        return (f"{span} and {len(self.healed)} missing "
+                f"{'date' if len(self.healed) == 1 else 'dates'} before it "
+                f"({self.healed[0]}..{self.healed[-1]})")
 
     def artifact_rows(self) -> list[dict]:
         """The rows of the `rates-load` table artifact."""
@@ -53,6 +64,9 @@ class RatesResult(LoadCounts):
             missing += f" … ({len(self.missing_dates)} in all)"
         return [
             {"what": "window", "value": f"{self.window[0]} .. {self.window[1]}"},
+            {"what": "missing dates before it, asked again",
+             "value": f"{len(self.healed)}: {self.healed[0]} .. {self.healed[-1]}"
+             if self.healed else "none"},
             {"what": "HTTP requests", "value": self.requests},
             {"what": "rates written (new)", "value": self.inserted},
             {"what": "rates revised", "value": self.updated},
@@ -93,7 +107,7 @@ def write_rates(warehouse: Warehouse, checked: CheckedRates, plan: RatesPlan,
             revisions=revisions.num_rows, partitions=upserted.partitions,
             window=(plan.window.start, plan.window.end), requests=run.requests,
             rows_written=writer.rows_written, missing_dates=_missing_dates(writer, plan.window),
-            unquoted=unquoted)
+            unquoted=unquoted, healed=plan.gaps)
         writer.append(LOADS, load_row(run, "completed", result.inserted + result.updated,
                                       result.rejected, run.requests, _message(result)))
         return result
@@ -162,6 +176,9 @@ def _missing_dates(writer: Writer, window: Window) -> list[dt.date]:
 def _message(result: RatesResult) -> str:
     parts = [f"{result.inserted} new rates, {result.updated} revised, "
              f"{result.rejected} rejected"]
+    if result.healed:
+        parts.append(f"{len(result.healed)} missing dates before the window asked again "
+                     f"({result.healed[0]}..{result.healed[-1]})")
     if result.missing_dates:
         parts.append(f"{len(result.missing_dates)} publication dates missing "
                      f"(first {result.missing_dates[0]})")

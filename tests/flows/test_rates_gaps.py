@@ -53,9 +53,14 @@ def test_catch_up_heals_a_lost_date_and_records_a_skipped_one(skipping_cbr, ware
     assert warehouse.read(UNPUBLISHED_DATES).column("rate_date").to_pylist() == [
         skipping_cbr.skipped]
     assert summary.missing_dates == []
+    # The summary names the dates it asked before its window, not only the window.
+    assert summary.healed == sorted([lost, skipping_cbr.skipped])
+    assert summary.covered() == (
+        f"{summary.window[0]}..{summary.window[1]} and 2 missing dates before it "
+        f"({summary.healed[0]}..{summary.healed[1]})")
 
     asked = dict(skipping_cbr.requests)
-    ingest_rates(currencies=["CNY"])
+    assert ingest_rates(currencies=["CNY"]).healed == []
     # Nothing left to heal: one CNY currency, so the second catch-up is one XML_dynamic.
     assert skipping_cbr.requests["XML_daily.asp"] == asked["XML_daily.asp"]
     assert skipping_cbr.requests["XML_dynamic.asp"] == asked["XML_dynamic.asp"] + 1
