@@ -103,6 +103,9 @@ class SnapshotCache:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "HEAD":  # the GET's answer and headers, no body (`curl -I`)
+            await self({**scope, "method": "GET"}, receive, _without_body(send))
+            return
         parameters = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         snapshot_id = await self._snapshot_id(parameters.get("known_at"))
         if snapshot_id is None:  # the route says what is wrong (no warehouse, a bad moment)
@@ -131,8 +134,7 @@ class SnapshotCache:
             await send({"type": "http.response.body", "body": b""})
             return
         await send({"type": "http.response.start", "status": 200, "headers": answer.headers})
-        await send({"type": "http.response.body",
-                    "body": b"" if scope["method"] == "HEAD" else answer.body})
+        await send({"type": "http.response.body", "body": answer.body})
 
     async def _snapshot_id(self, known_at: str | None) -> int | None:
         try:
@@ -253,3 +255,13 @@ def _if_none_match(scope: Scope) -> set[bytes]:
         if name == b"if-none-match":
             return {tag.strip() for tag in value.split(b",")}
     return set()
+
+
+def _without_body(send: Send) -> Send:
+    """`send` for a HEAD request: the answer's start and headers, its body left out."""
+    async def headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return headers_only

@@ -126,6 +126,10 @@ def test_etag_answers_304_and_caching_follows_the_dates(client):
     assert decoded(today)["date"] == moscow_today().isoformat()
     other = client.get("/api/v1/board", params={"date": "2025-04-02"})
     assert other.headers["etag"] != past.headers["etag"]
+    head = client.head("/api/v1/board", params={"date": "2025-04-01"})  # `curl -I`
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == past.headers["etag"]
+    assert head.headers["content-length"] == str(len(past.content))
 
 
 def test_known_at_answers_as_the_warehouse_stood(client):
