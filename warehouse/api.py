@@ -314,6 +314,9 @@ class Reader:
         self.warehouse = warehouse
         self.lake = warehouse.lake
         self._lock = threading.Lock()
+        self._attaching = threading.Lock()
+        """One ATTACH at a time: DuckLake's failed second ATTACH of an alias removes the
+        metadata catalog the first one uses (every query of that snapshot then fails)."""
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
         self._used: dict[int, float] = {}
         self._codes: dict[int, set[str]] = {}
@@ -378,29 +381,37 @@ class Reader:
     def snapshot(self, snapshot_id: int | None = None) -> Snapshot:
         """The snapshot `snapshot_id` (default: the latest), attached if it is not yet."""
         wanted = self.latest_id() if snapshot_id is None else snapshot_id
-        with self._lock:
-            snapshot = self._snapshots.get(wanted)
+        snapshot = self._kept(wanted)
+        if snapshot is not None:
+            return snapshot
+        with self._attaching:
+            snapshot = self._kept(wanted)  # attached by the thread that held the lock
             if snapshot is not None:
-                self._snapshots.move_to_end(wanted)
-                self._used[wanted] = time.monotonic()
                 return snapshot
-        alias = f"sco_s{wanted}"
-        cursor = self.database.cursor()
-        try:
-            cursor.execute(self._attach_sql(alias, wanted))
-        except duckdb.Error as error:
-            if "already exists" not in str(error):  # another thread attached it meanwhile
+            alias = f"sco_s{wanted}"
+            cursor = self.database.cursor()
+            try:
+                cursor.execute(self._attach_sql(alias, wanted))
+                (committed,) = cursor.execute(
+                    f"SELECT snapshot_time FROM {alias}.snapshots() WHERE snapshot_id = ?",
+                    [wanted]).fetchone()
+            except duckdb.Error as error:
                 raise WarehouseError(f"cannot open snapshot {wanted} of the warehouse: "
                                      f"{error}") from error
-        (committed,) = cursor.execute(
-            f"SELECT snapshot_time FROM {alias}.snapshots() WHERE snapshot_id = ?",
-            [wanted]).fetchone()
-        snapshot = Snapshot(wanted, committed.astimezone(dt.UTC), self, alias)
+            snapshot = Snapshot(wanted, committed.astimezone(dt.UTC), self, alias)
+            with self._lock:
+                self._snapshots[wanted] = snapshot
+                self._used[wanted] = time.monotonic()
+                self._detach_idle()
+            return snapshot
+
+    def _kept(self, snapshot_id: int) -> Snapshot | None:
+        """The snapshot if it is attached already, marked as just used."""
         with self._lock:
-            snapshot = self._snapshots.setdefault(wanted, snapshot)
-            self._snapshots.move_to_end(wanted)
-            self._used[wanted] = time.monotonic()
-            self._detach_idle()
+            snapshot = self._snapshots.get(snapshot_id)
+            if snapshot is not None:
+                self._snapshots.move_to_end(snapshot_id)
+                self._used[snapshot_id] = time.monotonic()
             return snapshot
 
     def _detach_idle(self) -> None:

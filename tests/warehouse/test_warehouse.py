@@ -305,3 +305,41 @@ def test_an_older_lake_gains_the_columns_declared_since(warehouse):
     with upgraded.write() as writer:
         writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1))))
     assert upgraded.read(RATES).column("frequency").to_pylist() == ["daily"]
+
+
+
+def _read_at_once(reader: api.Reader, snapshot_id: int, threads: int) -> list[int]:
+    """`rates`' row count as each of `threads` threads reads it from one snapshot, all
+    opening the snapshot at the same moment."""
+    barrier, counts = threading.Barrier(threads), []
+
+    def read() -> None:
+        barrier.wait()
+        snapshot = reader.snapshot(snapshot_id)
+        counts.append(snapshot.sql("SELECT count(*) FROM rates").fetchone()[0])
+
+    started = [threading.Thread(target=read) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+    return counts
+
+
+def test_threads_opening_one_new_snapshot_at_once_all_read_it(warehouse):
+    # Two threads attaching one snapshot at once: DuckLake's failed second ATTACH removed the
+    # metadata catalog the first one uses, and every later query of that snapshot failed
+    # ("Catalog __ducklake_metadata_sco_s3 does not exist") — seen under load in sco-etl web.
+    with warehouse.write() as writer:
+        writer.upsert(RATES, rows(rate(dt.date(2025, 4, 1))))
+    reader = api.Reader(warehouse)
+    try:
+        for stored, day in enumerate((dt.date(2025, 4, 2), dt.date(2025, 4, 3)), start=2):
+            with warehouse.write() as writer:
+                writer.upsert(RATES, rows(rate(day)))
+            latest = reader.latest_id()
+            assert _read_at_once(reader, latest, threads=8) == [stored] * 8
+            assert reader.snapshot(latest).sql("SELECT count(*) FROM rates").fetchone()[0] == (
+                stored)
+    finally:
+        reader.close()
