@@ -21,19 +21,15 @@ from sco_etl.schemas import NEWS
 from sco_etl.tasks.page.render import build_day
 from sco_etl.warehouse import Warehouse, run_query
 from sco_etl.warehouse.reports import board_rows
+from tests.fakes.browser import chromium, needs_chromium
 from tests.fakes.news_site import NewsSite, fixture
 from tests.fakes.seed import ingest_page_days, move_inr_in_protest_week
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 BUILT_AT = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)  # none of the pages is "today"
 DAYS = (dt.date(2002, 3, 2), dt.date(2019, 12, 17), dt.date(2025, 9, 15))
 SCRIPT_TITLE = "Kashmir <script>document.title='pwned'</script> & \"Modi\""
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="needs Debian's chromium: sh tests/install_services.sh")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +82,8 @@ def site(lake, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # Playwright gives each launch a new, temporary user data directory.
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
