@@ -10,7 +10,6 @@ from sco_etl.schemas.clock import moscow_tomorrow
 from sco_etl.schemas.reference import BASE_CURRENCY
 
 FORMATS = ("json", "csv", "ndjson")
-CODE = re.compile(r"^[A-Z]{3}$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 ITEM_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_LIMIT = 1000
